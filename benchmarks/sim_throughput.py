@@ -1,0 +1,96 @@
+"""Decisions per second of the batched `SchedulingEnv` (EFT, full observations) and of the reference simulator.
+
+Usage: ``python benchmarks/sim_throughput.py [--device cpu|cuda] [--quick]``
+
+Each configuration packs a pool of distinct seeded workloads, tiles it to B environments and
+times ``--steps`` steps (observation built every step), repeated ``--repeats`` times; the
+median is reported. The reference simulator runs the same workloads with the same policy.
+Ends with one JSON line of all figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from scale_pl.baselines import EarliestFinishTime
+from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.reference import ReferenceSimulator
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def batched_rate(pool: WorkloadBatch, b: int, steps: int, repeats: int, device: str) -> float:
+    batch = pool.select(torch.arange(b) % pool.arrival.shape[0]).to(device)
+    policy = EarliestFinishTime()
+    rates = []
+    for _ in range(repeats):
+        env = SchedulingEnv(batch, check_actions=False)
+        obs = env.observe()
+        for _ in range(5):  # warm-up
+            obs, _, _ = env.step(policy(obs))
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            obs, _, _ = env.step(policy(obs))
+        sync(device)
+        rates.append(b * steps / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def reference_rate(pairs, repeats: int) -> float:
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        decisions = 0
+        for workload, cluster in pairs:
+            ReferenceSimulator(workload, cluster).run(EarliestFinishTime())
+            decisions += workload.num_tasks
+        rates.append(decisions / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 64, 1024, 4096])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 128])
+    parser.add_argument("--pool", type=int, default=16, help="distinct workloads tiled to B")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="B in {1, 64, 1024}, N=16, few steps")
+    args = parser.parse_args()
+    if args.quick:
+        args.batch_sizes, args.sizes, args.steps, args.repeats, args.pool = [1, 64, 1024], [16], 30, 1, 4
+
+    spec = load_cluster_spec()
+    results = []
+    print(f"device {args.device}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"{'N':>5} {'B':>6} {'batched dec/s':>14} {'reference dec/s':>16} {'ratio':>8}")
+    for n in args.sizes:
+        # Enough workflows that no environment finishes within the timed steps.
+        generator = load_generator(num_workflows=max(40, 3 * n))
+        cluster = spec.make(n, generator.catalogue)
+        pairs = [(generator.generate(cluster, seed), cluster) for seed in range(args.pool)]
+        pool = WorkloadBatch.from_pairs(pairs)
+        ref = reference_rate(pairs[: max(1, args.pool // 4)], 1)
+        for b in args.batch_sizes:
+            rate = batched_rate(pool, b, args.steps, args.repeats, args.device)
+            results.append({"N": n, "B": b, "batched": rate, "reference": ref, "ratio": rate / ref})
+            print(f"{n:>5} {b:>6} {rate:>14,.0f} {ref:>16,.0f} {rate / ref:>8.1f}")
+    print(json.dumps({"benchmark": "sim_throughput", "device": args.device, "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Print each heuristic's ART across cluster sizes, as a ratio to EFT and to the lower bound.
+
+Example: ``python -m scale_pl table --sizes 16 32 48 --seeds 4``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from scale_pl.baselines import HEURISTICS, make_heuristic
+from scale_pl.errors import ScaleError
+from scale_pl.evaluation.across_n import evaluate, format_table, rows_to_json
+from scale_pl.sim.config import load_cluster_spec, load_generator
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workload-config", default=None, help="workload YAML (default conf/workload/default.yaml)")
+    parser.add_argument("--cluster-config", default=None, help="cluster YAML (default conf/cluster/default.yaml)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 48], help="cluster sizes N")
+    parser.add_argument("--seeds", type=int, default=4, help="workloads per N (seeds 10000, 10001, ...)")
+    parser.add_argument("--rho", type=float, default=None, help="offered load (default: the config's)")
+    parser.add_argument("--workflows-per-server", type=int, default=10, help="workflows per workload = this x N")
+    parser.add_argument("--policies", nargs="+", default=list(HEURISTICS), help="heuristics to run")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if any(n < 1 for n in args.sizes):
+        raise ScaleError(f"--sizes: N must be >= 1, got {args.sizes}")
+    if args.seeds < 1 or args.workflows_per_server < 1:
+        raise ScaleError("--seeds and --workflows-per-server must be >= 1")
+    for name in args.policies:
+        make_heuristic(name)
+    spec = load_cluster_spec(args.cluster_config)
+    overrides = {} if args.rho is None else {"rho": args.rho}
+    t0 = time.time()
+    rows = []
+    for n in args.sizes:
+        generator = load_generator(args.workload_config, num_workflows=args.workflows_per_server * n, **overrides)
+        policies = {name: (lambda name=name: make_heuristic(name)) for name in args.policies}
+        rows += evaluate(policies, generator, spec, [n], range(10_000, 10_000 + args.seeds),
+                         progress=lambda s: print(f"  {s}", file=sys.stderr))  # fmt: skip
+    print(format_table(rows))
+    print(f"\n{args.seeds} workloads per N, rho {generator.rho}, {time.time() - t0:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows_to_json(rows), fh, indent=1)
+    return 0

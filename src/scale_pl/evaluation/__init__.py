@@ -1,0 +1,1 @@
+"""Evaluation across cluster sizes: learned policies and heuristics on identical seeded workloads."""

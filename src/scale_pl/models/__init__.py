@@ -1,0 +1,44 @@
+"""The SCALE policy: DAG encoders, the cross-attention pointer, the critic and wrappers.
+
+Importing this package needs only torch and torch_geometric.
+"""
+
+from scale_pl.models.critic import Critic
+from scale_pl.models.decoders import CrossAttentionPointer
+from scale_pl.models.encoders import (
+    ENCODERS,
+    DAGEncoder,
+    GATv2Encoder,
+    GCNEncoder,
+    GINEncoder,
+    GraphTransformerEncoder,
+    MLPEncoder,
+    SAGEEncoder,
+)
+from scale_pl.models.policy import (
+    GreedyPolicy,
+    PolicyOutput,
+    SamplingPolicy,
+    SCALEPolicy,
+    build_policy,
+    entropy_from_logits,
+)
+
+__all__ = [
+    "ENCODERS",
+    "CrossAttentionPointer",
+    "Critic",
+    "DAGEncoder",
+    "GATv2Encoder",
+    "GCNEncoder",
+    "GINEncoder",
+    "GraphTransformerEncoder",
+    "GreedyPolicy",
+    "MLPEncoder",
+    "PolicyOutput",
+    "SAGEEncoder",
+    "SCALEPolicy",
+    "SamplingPolicy",
+    "build_policy",
+    "entropy_from_logits",
+]

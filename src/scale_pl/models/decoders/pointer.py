@@ -1,0 +1,98 @@
+"""The cross-attention pointer: one task queries any number of servers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scale_pl.models.layers import reset_module
+
+
+class CrossAttentionPointer(nn.Module):
+    """Multi-head cross-attention from the task to the servers, then a pointer over the servers.
+
+    1. Attention (the "glimpse" of Kool et al., 2019): the task embedding is the query, the
+       server embeddings the keys and values, over the feasible servers only; the heads are
+       concatenated and projected to ``z`` ``[B, D]``, *the attention feature* that SRR
+       regularises and the critic reads.
+    2. Pointer: a query projected from ``[task embedding, z]`` is scored against a projected key
+       of each server, ``u_n = q . k_n / sqrt(D)``, clipped as ``tanh_clip * tanh(u_n)`` and set
+       to ``-inf`` at infeasible servers. Feeding ``z`` into the pointer makes the policy's
+       decision depend on the feature SRR shapes.
+
+    Nothing depends on a server's position, so the logits are permutation-equivariant over
+    servers, ``z`` is invariant, and any ``N`` works.
+
+    A row whose mask is all False (a finished environment, or no feasible server) is treated
+    as "every server allowed, uniform": attention over all servers and all logits 0, so that
+    log-probabilities and entropies stay finite.
+
+    Args:
+        embed_dim: ``D``, size of the task and server embeddings and of ``z``.
+        num_heads: attention heads; must divide ``embed_dim``.
+        tanh_clip: ``C`` in ``C * tanh(u)``; ``0`` or less disables the clipping.
+
+    Shapes:
+        - input: ``query`` ``[B, D]``, ``servers`` ``[B, N, D]``, ``mask`` ``[B, N]`` bool
+        - output: ``logits`` ``[B, N]`` (``-inf`` where masked), ``z`` ``[B, D]``
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int = 4, tanh_clip: float = 10.0) -> None:
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"num_heads={num_heads} must divide embed_dim={embed_dim}")
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.tanh_clip = tanh_clip
+        self.attn_query = nn.Linear(embed_dim, embed_dim)
+        self.attn_key = nn.Linear(embed_dim, embed_dim)
+        self.attn_value = nn.Linear(embed_dim, embed_dim)
+        self.attn_out = nn.Linear(embed_dim, embed_dim)
+        self.pointer_query = nn.Linear(2 * embed_dim, embed_dim)
+        self.pointer_key = nn.Linear(embed_dim, embed_dim)
+
+    def reset_parameters(self) -> None:
+        reset_module(self)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.view(b, n, self.num_heads, self.embed_dim // self.num_heads).transpose(1, 2)
+
+    def attend(self, query: torch.Tensor, servers: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention feature ``z`` ``[B, D]``; ``mask`` must have a True in every row."""
+        q = self._split_heads(self.attn_query(query).unsqueeze(1))  # [B, H, 1, D/H]
+        k = self._split_heads(self.attn_key(servers))  # [B, H, N, D/H]
+        v = self._split_heads(self.attn_value(servers))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        return self.attn_out(out.reshape(query.shape[0], self.embed_dim))
+
+    def forward(
+        self, query: torch.Tensor, servers: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Score every server for the task.
+
+        Args:
+            query: ``[B, D]`` task embedding.
+            servers: ``[B, N, D]`` server embeddings.
+            mask: ``[B, N]`` bool, True where the server may be chosen.
+
+        Returns:
+            ``(logits [B, N], z [B, D])``.
+        """
+        free = ~mask.any(dim=-1, keepdim=True)  # [B, 1] rows with nothing to choose from
+        allowed = mask | free
+        z = self.attend(query, servers, allowed)
+        q = self.pointer_query(torch.cat([query, z], dim=-1))  # [B, D]
+        k = self.pointer_key(servers)  # [B, N, D]
+        scores = torch.einsum("bd,bnd->bn", q, k) / math.sqrt(self.embed_dim)
+        if self.tanh_clip > 0:
+            scores = self.tanh_clip * torch.tanh(scores)
+        logits = scores.masked_fill(~allowed, float("-inf"))
+        logits = logits.masked_fill(free, 0.0)
+        return logits, z
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, tanh_clip={self.tanh_clip})"

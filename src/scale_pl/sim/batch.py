@@ -1,0 +1,159 @@
+"""Packing B (workload, cluster) pairs into padded tensors for :class:`~scale_pl.sim.env.SchedulingEnv`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from scale_pl.errors import ScaleError
+from scale_pl.sim.cluster import Cluster
+from scale_pl.sim.workload import Workload
+
+
+@dataclass
+class WorkloadBatch:
+    """Padded tensors of B environments.
+
+    Tasks are addressed by a flat index ``w * M + t`` over ``W + 1`` workflow rows: the last row
+    is an empty sink that padded parent/child indices point at, so scatters never collide with a
+    real task. Workflows are in arrival order, so "lower flat index" is the simulator's tie-break.
+
+    Shapes (B envs, W workflows, M tasks per workflow, N servers, S slots, K types, P parents,
+    Q children, E edges per workflow):
+        arrival ``[B, W+1]`` (inf for padding), wf_valid ``[B, W+1]``,
+        task_valid, type, exp_work, work, out_mb, n_parents ``[B, T]`` with T = (W+1) M,
+        parents ``[B, T, P]`` and children ``[B, T, Q]`` flat indices (sink-padded) with masks,
+        edges ``[B, W+1, E, 2]`` local indices with edge_mask ``[B, W+1, E]``,
+        speed ``[B, N, K]``, slots ``[B, N]``, server_class ``[B, N]``, server_valid ``[B, N]``,
+        latency ``[B, K]``, net_latency, bandwidth ``[B]``.
+    """
+
+    arrival: torch.Tensor
+    wf_valid: torch.Tensor
+    task_valid: torch.Tensor
+    type: torch.Tensor
+    exp_work: torch.Tensor
+    work: torch.Tensor
+    out_mb: torch.Tensor
+    n_parents: torch.Tensor
+    parents: torch.Tensor
+    parent_mask: torch.Tensor
+    children: torch.Tensor
+    child_mask: torch.Tensor
+    edges: torch.Tensor
+    edge_mask: torch.Tensor
+    speed: torch.Tensor
+    slots: torch.Tensor
+    server_class: torch.Tensor
+    server_valid: torch.Tensor
+    latency: torch.Tensor
+    net_latency: torch.Tensor
+    bandwidth: torch.Tensor
+    num_classes: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(B, W + 1, M)."""
+        b, w1 = self.arrival.shape
+        return b, w1, self.type.shape[1] // w1
+
+    def to(self, device: torch.device | str) -> WorkloadBatch:
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in moved.items()}
+        return WorkloadBatch(**moved)
+
+    def select(self, idx: torch.Tensor) -> WorkloadBatch:
+        """The environments ``idx`` (may repeat: tiling a pool of workloads to a large B)."""
+        picked = {f.name: getattr(self, f.name) for f in fields(self)}
+        picked = {k: v[idx.to(v.device)] if isinstance(v, torch.Tensor) else v for k, v in picked.items()}
+        return WorkloadBatch(**picked)
+
+    @classmethod
+    def from_pairs(
+        cls, pairs: list[tuple[Workload, Cluster]], dtype: torch.dtype = torch.float64
+    ) -> WorkloadBatch:
+        """Pack (workload, cluster) pairs; clusters may differ in size (padded servers are masked)."""
+        if not pairs:
+            raise ScaleError("cannot build a batch of 0 environments")
+        for wl, cl in pairs:
+            cl.check_runnable(wl.used_types())
+        b = len(pairs)
+        w = max(len(wl.workflows) for wl, _ in pairs)
+        m = max(f.num_tasks for wl, _ in pairs for f in wl.workflows)
+        t = (w + 1) * m
+        sink = w * m
+        k = max(len(wl.catalogue) for wl, _ in pairs)
+        n = max(cl.num_servers for _, cl in pairs)
+        p = max(1, max(int(np.bincount(f.edges[:, 1], minlength=1).max()) for wl, _ in pairs for f in wl.workflows))
+        q = max(1, max(int(np.bincount(f.edges[:, 0], minlength=1).max()) for wl, _ in pairs for f in wl.workflows))
+        e = max(1, max(len(f.edges) for wl, _ in pairs for f in wl.workflows))
+
+        arrival = np.full((b, w + 1), np.inf)
+        task_valid = np.zeros((b, t), bool)
+        typ = np.zeros((b, t), np.int64)
+        exp_work, work, out_mb = (np.zeros((b, t)) for _ in range(3))
+        n_par = np.zeros((b, t), np.int64)
+        parents = np.full((b, t, p), sink, np.int64)
+        children = np.full((b, t, q), sink, np.int64)
+        edges = np.zeros((b, w + 1, e, 2), np.int64)
+        edge_mask = np.zeros((b, w + 1, e), bool)
+        for i, (wl, _) in enumerate(pairs):
+            for j, f in enumerate(wl.workflows):
+                base, nt = j * m, f.num_tasks
+                arrival[i, j] = f.arrival
+                sl = slice(base, base + nt)
+                task_valid[i, sl] = True
+                typ[i, sl], exp_work[i, sl], work[i, sl], out_mb[i, sl] = f.types, f.expected_work, f.work, f.output_mb
+                for c, plist in enumerate(f.parents()):
+                    parents[i, base + c, : len(plist)] = np.asarray(plist, np.int64) + base
+                    n_par[i, base + c] = len(plist)
+                for c, clist in enumerate(f.children()):
+                    children[i, base + c, : len(clist)] = np.asarray(clist, np.int64) + base
+                edges[i, j, : len(f.edges)] = f.edges
+                edge_mask[i, j, : len(f.edges)] = True
+
+        speed = np.zeros((b, n, k))
+        slots = np.zeros((b, n), np.int64)
+        server_class = np.zeros((b, n), np.int64)
+        server_valid = np.zeros((b, n), bool)
+        latency = np.zeros((b, k))
+        net_latency, bandwidth = np.zeros(b), np.ones(b)
+        for i, (wl, cl) in enumerate(pairs):
+            ns, nk = cl.num_servers, len(wl.catalogue)
+            speed[i, :ns, :nk] = cl.speed
+            slots[i, :ns], server_class[i, :ns], server_valid[i, :ns] = cl.slots, cl.server_class, True
+            latency[i, :nk] = [pr.latency for pr in wl.catalogue.primitives]
+            net_latency[i], bandwidth[i] = cl.network.latency, cl.network.bandwidth_mbps
+
+        def f_(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=dtype)
+
+        def i_(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x)
+
+        return cls(
+            arrival=f_(arrival),
+            wf_valid=i_(np.isfinite(arrival)),
+            task_valid=i_(task_valid),
+            type=i_(typ),
+            exp_work=f_(exp_work),
+            work=f_(work),
+            out_mb=f_(out_mb),
+            n_parents=i_(n_par),
+            parents=i_(parents),
+            parent_mask=i_(parents != sink),
+            children=i_(children),
+            child_mask=i_(children != sink),
+            edges=i_(edges),
+            edge_mask=i_(edge_mask),
+            speed=f_(speed),
+            slots=i_(slots),
+            server_class=i_(server_class),
+            server_valid=i_(server_valid),
+            latency=f_(latency),
+            net_latency=f_(net_latency),
+            bandwidth=f_(bandwidth),
+            num_classes=max(len(cl.classes) for _, cl in pairs),
+        )

@@ -1,0 +1,218 @@
+"""`SchedulingEnv`: the event semantics of DESIGN section 1, batched over B environments in torch.
+
+Every environment holds one workload; a step places one ready task per environment. Ready
+tasks are decided in order of (ready time, workflow arrival, task index); because workflows are
+stored in arrival order and tasks by index, that order is simply the lowest flat index among
+the tasks with the smallest ready time. The scan is two-level (the min per workflow is kept
+incrementally, so a step touches one workflow's row and the ``[B, W]`` row minima), and no
+step loops in Python over environments or tasks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.features import observe
+from scale_pl.sim.lower_bound import longest_path
+from scale_pl.sim.observation import Observation
+
+INF = float("inf")
+
+
+class SchedulingEnv:
+    """B independent scheduling environments stepped together.
+
+    Args:
+        batch: the workloads and clusters; also settable later through :meth:`reset`.
+        reward_scale: the return times ``reward_scale`` is minus the sum of response times.
+        time_scale: seconds that map to 1 in the log-scaled time features.
+        queue_window: recent tasks per server kept for queue length and utilisation features.
+        util_window: seconds over which recent utilisation is measured.
+        check_actions: raise if an active environment is given an infeasible server.
+    """
+
+    def __init__(
+        self,
+        batch: WorkloadBatch | None = None,
+        reward_scale: float = 100.0,
+        time_scale: float = 2.0,
+        queue_window: int = 8,
+        util_window: float = 20.0,
+        check_actions: bool = True,
+    ) -> None:
+        if reward_scale <= 0 or time_scale <= 0 or util_window <= 0 or queue_window < 1:
+            raise ValueError("reward_scale, time_scale, util_window and queue_window must be positive")
+        self.reward_scale = reward_scale
+        self.time_scale = time_scale
+        self.queue_window = queue_window
+        self.util_window = util_window
+        self.check_actions = check_actions
+        self.batch: WorkloadBatch | None = None
+        if batch is not None:
+            self.reset(batch)
+
+    # -- state -----------------------------------------------------------------------------------
+    def reset(self, batch: WorkloadBatch) -> Observation:
+        """Start every environment on ``batch`` (all tensors of the state live on its device)."""
+        self.batch = batch
+        bs, w1, m = batch.shape
+        dev, dt = batch.arrival.device, batch.exp_work.dtype
+        self.b_idx = torch.arange(bs, device=dev)
+        self.n_idx = torch.arange(batch.speed.shape[1], device=dev)
+        wf_of_task = torch.arange(w1 * m, device=dev) // m
+        arrival_task = batch.arrival[:, wf_of_task]  # [B, T]
+
+        roots = batch.task_valid & (batch.n_parents == 0)
+        self.ready = torch.where(roots, arrival_task, torch.full_like(arrival_task, INF))
+        self.ready_lb = arrival_task.clone()
+        self.parents_left = batch.n_parents.clone()
+        self.decided = ~batch.task_valid
+        self.server = torch.full_like(batch.type, -1)
+        self.start = torch.full_like(arrival_task, INF)
+        self.finish = torch.full_like(arrival_task, INF)
+        self.wf_min = self.ready.view(bs, w1, m).amin(-1)
+        self.wf_left = batch.task_valid.view(bs, w1, m).sum(-1)
+        self.wf_finish = torch.zeros(bs, w1, dtype=dt, device=dev)
+        self.completion = torch.where(batch.wf_valid, torch.full_like(self.wf_finish, INF), self.wf_finish)
+        self.wf_rem_work = (batch.exp_work * batch.task_valid).view(bs, w1, m).sum(-1)
+
+        s = int(batch.slots.max())
+        slot_ids = torch.arange(s, device=dev)
+        self.slot_free = torch.where(slot_ids < batch.slots[..., None], 0.0, INF).to(dt)  # [B, N, S]
+        q = self.queue_window
+        self.recent_start = torch.full((bs, batch.speed.shape[1], q), -INF, dtype=dt, device=dev)
+        self.recent_finish = self.recent_start.clone()
+        self.recent_pos = torch.zeros(bs, batch.speed.shape[1], dtype=torch.long, device=dev)
+        self.busy = torch.zeros(bs, dtype=dt, device=dev)
+        self.integral = torch.zeros(bs, dtype=dt, device=dev)
+        self.num_decisions = torch.zeros(bs, dtype=torch.long, device=dev)
+
+        # Static per-task quantities: bottom level (expected seconds on a reference server to the
+        # workflow's end) and the per-workflow critical path on the fastest feasible servers.
+        lat_task = batch.latency.gather(1, batch.type)
+        self.bottom_level = longest_path(batch, (lat_task + batch.exp_work) * batch.task_valid)
+        fastest = batch.speed.amax(1).gather(1, batch.type).clamp_min(1e-30)
+        cp_task = longest_path(batch, (lat_task + batch.work / fastest) * batch.task_valid)
+        self.critical_path = (cp_task * batch.task_valid).view(bs, w1, m).amax(-1)  # [B, W+1]
+
+        self._select_next()
+        self._per_server()
+        return self.observe()
+
+    # -- stepping --------------------------------------------------------------------------------
+    def step(self, action: torch.Tensor) -> tuple[Observation, torch.Tensor, torch.Tensor]:
+        """Place each environment's current task on server ``action`` [B].
+
+        Returns the next observation, the reward [B] and done [B]. Finished environments ignore
+        their action and get reward 0.
+        """
+        b = self.batch
+        bi = self.b_idx
+        act = ~self.done
+        action = action.to(self.n_idx.device).long()
+        if self.check_actions and not bool((self.cur_mask[bi, action] | ~act).all()):
+            bad = int((~self.cur_mask[bi, action] & act).nonzero()[0, 0])
+            raise ValueError(f"environment {bad}: server {int(action[bad])} cannot run its current task")
+        f = self.cur_task
+        start = self.cur_start[bi, action]
+        finish = start + b.latency[bi, self.cur_type] + b.work[bi, f] / b.speed[bi, action, self.cur_type].clamp_min(1e-30)
+
+        def put(t: torch.Tensor, value: torch.Tensor) -> None:
+            t[bi, f] = torch.where(act, value, t[bi, f])
+
+        put(self.server, action)
+        put(self.start, start)
+        put(self.finish, finish)
+        put(self.ready, torch.full_like(start, INF))
+        self.decided[bi, f] |= act
+        slot = self.cur_slot[bi, action]
+        self.slot_free[bi, action, slot] = torch.where(act, finish, self.slot_free[bi, action, slot])
+        pos = self.recent_pos[bi, action]
+        self.recent_start[bi, action, pos] = torch.where(act, start, self.recent_start[bi, action, pos])
+        self.recent_finish[bi, action, pos] = torch.where(act, finish, self.recent_finish[bi, action, pos])
+        self.recent_pos[bi, action] = torch.where(act, (pos + 1) % self.queue_window, pos)
+        self.busy += torch.where(act, finish - start, 0.0)
+        self.num_decisions += act.long()
+
+        self._release_children(f, finish, act)
+        self._close_workflow(finish, act)
+        self._select_next()
+        reward = self._reward(act)
+        self._per_server()
+        return self.observe(), reward, self.done
+
+    def _release_children(self, f: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
+        """Count the placed task off each child's parents; a child whose parents are all placed becomes ready."""
+        ch = self.batch.children[self.b_idx, f]  # [B, Q]
+        chm = self.batch.child_mask[self.b_idx, f] & act[:, None]
+        left = self.parents_left.gather(1, ch) - chm.long()
+        self.parents_left.scatter_(1, ch, left)
+        old_lb = self.ready_lb.gather(1, ch)
+        lb = torch.where(chm, torch.maximum(old_lb, finish[:, None]), old_lb)
+        self.ready_lb.scatter_(1, ch, lb)
+        old_ready = self.ready.gather(1, ch)
+        self.ready.scatter_(1, ch, torch.where(chm & (left == 0), lb, old_ready))
+
+    def _close_workflow(self, finish: torch.Tensor, act: torch.Tensor) -> None:
+        bi, w = self.b_idx, self.cur_wf
+        bs, w1, m = self.batch.shape
+        self.wf_min[bi, w] = self.ready.view(bs, w1, m)[bi, w].amin(-1)
+        self.wf_left[bi, w] -= act.long()
+        self.wf_finish[bi, w] = torch.where(act, torch.maximum(self.wf_finish[bi, w], finish), self.wf_finish[bi, w])
+        self.wf_rem_work[bi, w] -= torch.where(act, self.batch.exp_work[bi, self.cur_task], 0.0)
+        closed = act & (self.wf_left[bi, w] == 0)
+        self.completion[bi, w] = torch.where(closed, self.wf_finish[bi, w], self.completion[bi, w])
+
+    def _select_next(self) -> None:
+        """The next task per environment: smallest ready time, then earliest workflow, then lowest index."""
+        bs, w1, m = self.batch.shape
+        w = self.wf_min.argmin(1)
+        t = self.ready.view(bs, w1, m)[self.b_idx, w].argmin(-1)
+        self.cur_wf, self.cur_task = w, w * m + t
+        self.clock = self.wf_min[self.b_idx, w]
+        self.done = torch.isinf(self.clock)
+        self.cur_type = self.batch.type[self.b_idx, self.cur_task]
+
+    def _integral_until(self, t: torch.Tensor) -> torch.Tensor:
+        """Integral over [0, t] of the number of workflows in the system, ``[B]`` (t may be inf)."""
+        arr = self.batch.arrival
+        inside = torch.minimum(self.completion, t[:, None]) - arr
+        return torch.where(self.batch.wf_valid, inside.clamp_min(0.0), 0.0).sum(1)
+
+    def _reward(self, act: torch.Tensor) -> torch.Tensor:
+        new = self._integral_until(self.clock)
+        reward = torch.where(act, -(new - self.integral) / self.reward_scale, 0.0)
+        self.integral = torch.where(act, new, self.integral)
+        return reward
+
+    def _per_server(self) -> None:
+        """Quantities of placing the current task on each server: transfer, slot, start, mask ``[B, N]``."""
+        b, bi = self.batch, self.b_idx
+        par = b.parents[bi, self.cur_task]  # [B, P]
+        pmask = b.parent_mask[bi, self.cur_task]
+        p_server = self.server.gather(1, par)
+        p_cost = b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None]
+        remote = pmask[:, :, None] & (p_server[:, :, None] != self.n_idx)  # [B, P, N]
+        self.cur_transfer = torch.where(remote, p_cost[:, :, None], 0.0).amax(1)
+        free, self.cur_slot = self.slot_free.min(-1)
+        self.cur_free = free
+        self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, free)
+        self.cur_speed = b.speed[bi, :, self.cur_type]
+        self.cur_mask = (self.cur_speed > 0) & b.server_valid
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def observe(self) -> Observation:
+        """The observation of every environment's current decision."""
+        return observe(self)
+
+    def response_times(self) -> torch.Tensor:
+        """``[B, W+1]`` response time per workflow (nan for padding and unfinished workflows)."""
+        rt = self.completion - self.batch.arrival
+        return torch.where(self.batch.wf_valid & torch.isfinite(self.completion), rt, float("nan"))
+
+    def metrics(self) -> dict[str, torch.Tensor]:
+        """Per-environment episode metrics ``[B]`` (meaningful once ``done``)."""
+        from scale_pl.sim.metrics import episode_metrics
+
+        return episode_metrics(self)

@@ -1,0 +1,134 @@
+"""Building the size-free :class:`Observation` from the batched environment's state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from scale_pl.sim.observation import Observation
+
+if TYPE_CHECKING:
+    from scale_pl.sim.env import SchedulingEnv
+
+
+def observe(env: SchedulingEnv) -> Observation:
+    """Task, workflow-DAG and server features of each environment's current decision."""
+    b, bi = env.batch, env.b_idx
+    bs, w1, m = b.shape
+    ts = env.time_scale
+    done = env.done
+    now = torch.where(done, 0.0, env.clock)  # finished envs keep finite (stale) features
+    k = b.speed.shape[2]
+    cur = env.cur_task
+
+    def scaled(x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(x.clamp_min(0.0) / ts)
+
+    # Raw per-server quantities (seconds from now) for heuristics.
+    exp_work = b.exp_work[bi, cur]
+    duration = b.latency[bi, env.cur_type][:, None] + exp_work[:, None] / env.cur_speed.clamp_min(1e-30)
+    est_finish = torch.where(env.cur_mask, env.cur_start + duration - now[:, None], float("inf"))
+    backlog = (env.cur_free - now[:, None]).clamp_min(0.0)
+
+    # The current workflow's tasks.
+    rows = env.cur_wf[:, None] * m + torch.arange(m, device=cur.device)  # [B, M]
+    node_mask = b.task_valid.gather(1, rows)
+    start, finish = env.start.gather(1, rows), env.finish.gather(1, rows)
+    decided = env.decided.gather(1, rows) & node_mask
+    waiting_parents = env.parents_left.gather(1, rows) > 0
+    n_now = now[:, None]
+    states = torch.stack(
+        (
+            decided & (finish <= n_now),
+            decided & (start <= n_now) & (finish > n_now),
+            decided & (start > n_now),
+            ~decided & ~waiting_parents,
+            ~decided & waiting_parents,
+        ),
+        dim=-1,
+    )
+    bl_rows = env.bottom_level.gather(1, rows)
+    bl = env.bottom_level[bi, cur]
+    slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
+    is_current = (rows == cur[:, None]).unsqueeze(-1)
+    nodes = torch.cat(
+        (
+            F.one_hot(b.type.gather(1, rows), k),
+            states,
+            scaled(b.exp_work.gather(1, rows)).unsqueeze(-1),
+            scaled(bl_rows).unsqueeze(-1),
+            is_current,
+        ),
+        dim=-1,
+    ).float() * node_mask.unsqueeze(-1)
+
+    n_children = b.child_mask[bi, cur].sum(-1)
+    task = torch.cat(
+        (
+            F.one_hot(env.cur_type, k).to(now.dtype),
+            torch.stack(
+                (
+                    scaled(exp_work),
+                    scaled(bl),
+                    torch.log1p(n_children.to(now.dtype)),
+                    scaled(now - b.arrival[bi, env.cur_wf].clamp_max(1e300)),
+                    scaled(env.wf_rem_work[bi, env.cur_wf]),
+                ),
+                dim=-1,
+            ),
+        ),
+        dim=-1,
+    ).float()
+
+    servers = _server_features(env, now, est_finish, backlog)
+    return Observation(
+        task=task,
+        nodes=nodes,
+        node_mask=node_mask,
+        edges=b.edges[bi, env.cur_wf],
+        edge_mask=b.edge_mask[bi, env.cur_wf],
+        current=cur - env.cur_wf * m,
+        servers=servers,
+        mask=env.cur_mask,
+        est_finish=est_finish,
+        backlog=backlog,
+        speed=env.cur_speed,
+        transfer=env.cur_transfer,
+        bottom_level=bl,
+        slack=slack,
+        done=done,
+    )
+
+
+def _server_features(
+    env: SchedulingEnv, now: torch.Tensor, est_finish: torch.Tensor, backlog: torch.Tensor
+) -> torch.Tensor:
+    """``[B, N, C + 8]`` per-server features; all size-free."""
+    b, ts = env.batch, env.time_scale
+    slots = b.slots.to(now.dtype).clamp_min(1.0)
+    feasible = env.cur_mask
+    eft = torch.where(feasible, est_finish, 0.0)
+    best = torch.where(feasible, est_finish, float("inf")).amin(1, keepdim=True).clamp(1e-9, 1e300)
+    eft_ratio = torch.where(feasible, torch.log(eft.clamp_min(1e-9) / best).clamp_min(0.0), 0.0)
+    n_now = now[:, None, None]
+    queue = (env.recent_finish > n_now).sum(-1) / slots
+    window_start = n_now - env.util_window
+    overlap = torch.minimum(env.recent_finish, n_now) - torch.maximum(env.recent_start, window_start)
+    util = overlap.clamp_min(0.0).sum(-1) / (slots * env.util_window)
+    feats = torch.stack(
+        (
+            env.cur_speed,
+            torch.log1p(slots),
+            torch.log1p(backlog / ts),
+            torch.log1p(eft / ts),
+            eft_ratio,
+            torch.log1p(env.cur_transfer / ts),
+            queue,
+            util,
+        ),
+        dim=-1,
+    )
+    cls = torch.nn.functional.one_hot(b.server_class, b.num_classes).to(feats.dtype)
+    return (torch.cat((cls, feats), dim=-1) * b.server_valid.unsqueeze(-1)).float()

@@ -1,0 +1,170 @@
+"""Seeded workload generation: a pattern mix, a role table and Poisson arrivals at offered load rho."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scale_pl.errors import ScaleError
+from scale_pl.sim.catalogue import Catalogue
+from scale_pl.sim.cluster import Cluster
+from scale_pl.sim.patterns import PATTERNS
+from scale_pl.sim.workload import Workflow, Workload
+
+DEFAULT_ROLES: dict[str, list[str]] = {
+    "plan": ["llm_plan"],
+    "generate": ["llm_generate"],
+    "act": ["tool_api", "retrieval", "code_exec"],
+    "retrieve": ["retrieval"],
+    "compute": ["code_exec"],
+    "perceive": ["vision"],
+}
+
+
+@dataclass
+class WorkloadGenerator:
+    """Makes seeded workloads: one seed gives one workload, bit for bit.
+
+    Args:
+        catalogue: the primitives.
+        pattern_mix: weight per pattern name (see :data:`~scale_pl.sim.patterns.PATTERNS`).
+        roles: primitives each pattern role may become (drawn uniformly).
+        rho: target offered load on the bottleneck server class (0 < rho).
+        num_workflows: workflows per workload.
+        work_spread: expected work of a task is the primitive's work times U(1 - s, 1 + s).
+        uncertainty: multiplies each primitive's CV (0 = actual work equals expected work).
+        burst_factor: arrivals alternate between bursts at ``burst_factor`` x the mean rate and
+            calm periods, keeping the mean rate (1 = plain Poisson).
+        burst_period: mean length in seconds of one burst-plus-calm cycle.
+    """
+
+    catalogue: Catalogue
+    pattern_mix: dict[str, float]
+    roles: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    rho: float = 0.7
+    num_workflows: int = 100
+    work_spread: float = 0.5
+    uncertainty: float = 1.0
+    burst_factor: float = 1.0
+    burst_period: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rho) and self.rho > 0):
+            raise ScaleError(f"rho must be > 0, got {self.rho}")
+        if int(self.num_workflows) != self.num_workflows or self.num_workflows < 1:
+            raise ScaleError(f"num_workflows must be an integer >= 1, got {self.num_workflows}")
+        if not 0 <= self.work_spread < 1:
+            raise ScaleError(f"work_spread must be in [0, 1), got {self.work_spread}")
+        if self.uncertainty < 0:
+            raise ScaleError(f"uncertainty must be >= 0, got {self.uncertainty}")
+        if self.burst_factor < 1:
+            raise ScaleError(f"burst_factor must be >= 1, got {self.burst_factor}")
+        for name, weight in self.pattern_mix.items():
+            if name not in PATTERNS:
+                raise ScaleError(f"pattern mix: unknown pattern {name!r} (known: {', '.join(PATTERNS)})")
+            if not math.isfinite(weight) or weight < 0:
+                raise ScaleError(f"pattern mix: weight for {name!r} must be >= 0, got {weight}")
+        total = sum(self.pattern_mix.values())
+        if total <= 0:
+            raise ScaleError("pattern mix: weights sum to 0")
+        self._patterns = [p for p, w in self.pattern_mix.items() if w > 0]
+        self._probs = np.array([self.pattern_mix[p] for p in self._patterns]) / total
+        self._role_types = {}
+        for role, prims in self.roles.items():
+            if not prims:
+                raise ScaleError(f"pattern role {role!r}: no primitives given")
+            try:
+                self._role_types[role] = [self.catalogue.index(p) for p in prims]
+            except ScaleError as exc:
+                raise ScaleError(f"pattern role {role!r}: {exc}") from None
+        self._load_per_workflow: tuple[np.ndarray, np.ndarray] | None = None
+
+    # -- workflows -------------------------------------------------------------------------------
+    def workflow(self, rng: np.random.Generator, wid: str, arrival: float) -> Workflow:
+        """One workflow of a pattern drawn from the mix."""
+        pattern = self._patterns[rng.choice(len(self._patterns), p=self._probs)]
+        roles, edges = PATTERNS[pattern](rng)
+        types = np.empty(len(roles), dtype=np.int64)
+        for i, role in enumerate(roles):
+            choices = self._role_types.get(role)
+            if choices is None:
+                raise ScaleError(f"pattern {pattern!r}: role {role!r} has no entry in the role table")
+            types[i] = choices[rng.integers(len(choices))]
+        base = np.array([self.catalogue[k].work for k in types])
+        cv = np.array([self.catalogue[k].cv for k in types]) * self.uncertainty
+        expected = base * rng.uniform(1 - self.work_spread, 1 + self.work_spread, size=types.size)
+        sigma2 = np.log1p(cv**2)
+        actual = expected * np.exp(rng.normal(-sigma2 / 2, np.sqrt(sigma2)))  # mean-one log-normal
+        output = np.array([self.catalogue[k].output_mb for k in types]) * rng.uniform(0.5, 1.5, size=types.size)
+        return Workflow(wid, arrival, types, expected, actual, output, np.array(edges).reshape(-1, 2), pattern=pattern)
+
+    # -- arrivals --------------------------------------------------------------------------------
+    def load_per_workflow(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean expected work and mean task count per type in one workflow, ``([K], [K])``.
+
+        Estimated once from 4000 workflows of a fixed seed, so the arrival rate of every
+        workload of this generator is the same.
+        """
+        if self._load_per_workflow is None:
+            rng = np.random.default_rng(12345)
+            k = len(self.catalogue)
+            work, count = np.zeros(k), np.zeros(k)
+            n = 4000
+            for i in range(n):
+                wf = self.workflow(rng, str(i), 0.0)
+                np.add.at(work, wf.types, wf.expected_work)
+                np.add.at(count, wf.types, 1.0)
+            self._load_per_workflow = (work / n, count / n)
+        return self._load_per_workflow
+
+    def arrival_rate(self, cluster: Cluster) -> float:
+        """Workflows per second that load the most loaded server class to ``rho``.
+
+        Each type's work is spread over the classes that can run it in proportion to their
+        capacity (count x slots x speed); a class's busy fraction is then
+        sum_k (E_k + n_k L_k s_ck) / Cap_k per unit arrival rate, where E_k is the expected work
+        of type k per workflow, n_k its task count, L_k its latency floor and Cap_k the total
+        capacity for k. rho is the largest of these busy fractions times the rate.
+        """
+        work, count = self.load_per_workflow()
+        used = {int(k) for k in np.flatnonzero(count)}
+        cluster.check_runnable(used)
+        capacity = (cluster.speed * cluster.slots[:, None]).sum(axis=0)  # [K]
+        latency = np.array([p.latency for p in self.catalogue.primitives])
+        busiest = 0.0
+        for c in np.unique(cluster.server_class):
+            speed = cluster.speed[cluster.server_class == c][0]
+            runs = (speed > 0) & (count > 0)
+            busy = ((work[runs] + count[runs] * latency[runs] * speed[runs]) / capacity[runs]).sum()
+            busiest = max(busiest, float(busy))
+        return self.rho / busiest
+
+    def arrivals(self, rng: np.random.Generator, rate: float) -> np.ndarray:
+        """``[num_workflows]`` arrival times: Poisson, or bursty with the same mean rate."""
+        n = self.num_workflows
+        if self.burst_factor == 1:
+            return np.cumsum(rng.exponential(1.0 / rate, size=n))
+        # Two-state modulated Poisson: half of each cycle's time at rate r_hi, half at r_lo,
+        # r_hi = factor x rate, r_lo = (2 - factor) x rate clipped at 5% of the rate.
+        hi = self.burst_factor * rate
+        lo = max(2 * rate - hi, 0.05 * rate)
+        times, t, state_hi = [], 0.0, True
+        end_state = rng.exponential(self.burst_period / 2)
+        while len(times) < n:
+            t_next = t + rng.exponential(1.0 / (hi if state_hi else lo))
+            if t_next > end_state:
+                t, state_hi = end_state, not state_hi
+                end_state = t + rng.exponential(self.burst_period / 2)
+                continue
+            t = t_next
+            times.append(t)
+        return np.array(times)
+
+    def generate(self, cluster: Cluster, seed: int) -> Workload:
+        """The workload of ``seed`` for ``cluster`` (the arrival rate grows with the cluster)."""
+        rng = np.random.default_rng(seed)
+        arrivals = self.arrivals(rng, self.arrival_rate(cluster))
+        flows = [self.workflow(rng, f"w{i}", float(a)) for i, a in enumerate(arrivals)]
+        return Workload(self.catalogue, flows)
