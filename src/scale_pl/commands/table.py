@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if any(n < 1 for n in args.sizes):
         raise ScaleError(f"--sizes: N must be >= 1, got {args.sizes}")
+    if args.rho is not None and not args.rho > 0:
+        raise ScaleError(f"--rho must be > 0, got {args.rho}")
     if args.seeds < 1 or args.workflows_per_server < 1:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
     for name in args.policies:

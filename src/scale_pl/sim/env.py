@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.features import observe
+from scale_pl.sim.features import observe, static_features
 from scale_pl.sim.lower_bound import longest_path
 from scale_pl.sim.observation import Observation
 
@@ -95,6 +95,8 @@ class SchedulingEnv:
         fastest = batch.speed.amax(1).gather(1, batch.type).clamp_min(1e-30)
         cp_task = longest_path(batch, (lat_task + batch.work / fastest) * batch.task_valid)
         self.critical_path = (cp_task * batch.task_valid).view(bs, w1, m).amax(-1)  # [B, W+1]
+
+        self.node_static, self.server_static = static_features(self)
 
         self._select_next()
         self._per_server()
@@ -190,11 +192,14 @@ class SchedulingEnv:
         """Quantities of placing the current task on each server: transfer, slot, start, mask ``[B, N]``."""
         b, bi = self.batch, self.b_idx
         par = b.parents[bi, self.cur_task]  # [B, P]
-        pmask = b.parent_mask[bi, self.cur_task]
-        p_server = self.server.gather(1, par)
-        p_cost = b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None]
-        remote = pmask[:, :, None] & (p_server[:, :, None] != self.n_idx)  # [B, P, N]
-        self.cur_transfer = torch.where(remote, p_cost[:, :, None], 0.0).amax(1)
+        p_server = torch.where(b.parent_mask[bi, self.cur_task], self.server.gather(1, par), -1)
+        p_cost = torch.where(p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0)
+        # transfer(n) = max cost over parents not on n. With c1 the largest cost (its parent on s1)
+        # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else.
+        c1, arg = p_cost.max(1)
+        s1 = p_server.gather(1, arg[:, None])
+        c2 = torch.where(p_server != s1, p_cost, 0.0).amax(1)
+        self.cur_transfer = torch.where(self.n_idx == s1, c2[:, None], c1[:, None])
         free, self.cur_slot = self.slot_free.min(-1)
         self.cur_free = free
         self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, free)

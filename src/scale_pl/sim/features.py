@@ -32,37 +32,30 @@ def observe(env: SchedulingEnv) -> Observation:
     est_finish = torch.where(env.cur_mask, env.cur_start + duration - now[:, None], float("inf"))
     backlog = (env.cur_free - now[:, None]).clamp_min(0.0)
 
-    # The current workflow's tasks.
+    # The current workflow's tasks: static features (type one-hot, work, bottom level) were
+    # built once at reset; the state one-hot is derived from start/finish/parents-left.
     rows = env.cur_wf[:, None] * m + torch.arange(m, device=cur.device)  # [B, M]
     node_mask = b.task_valid.gather(1, rows)
     start, finish = env.start.gather(1, rows), env.finish.gather(1, rows)
-    decided = env.decided.gather(1, rows) & node_mask
+    decided = torch.isfinite(start)
     waiting_parents = env.parents_left.gather(1, rows) > 0
     n_now = now[:, None]
-    states = torch.stack(
+    bl_rows = env.bottom_level.gather(1, rows)
+    bl = env.bottom_level[bi, cur]
+    slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
+    dynamic = torch.stack(
         (
             decided & (finish <= n_now),
             decided & (start <= n_now) & (finish > n_now),
             decided & (start > n_now),
-            ~decided & ~waiting_parents,
+            ~decided & ~waiting_parents & node_mask,
             ~decided & waiting_parents,
+            rows == cur[:, None],
         ),
         dim=-1,
     )
-    bl_rows = env.bottom_level.gather(1, rows)
-    bl = env.bottom_level[bi, cur]
-    slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
-    is_current = (rows == cur[:, None]).unsqueeze(-1)
-    nodes = torch.cat(
-        (
-            F.one_hot(b.type.gather(1, rows), k),
-            states,
-            scaled(b.exp_work.gather(1, rows)).unsqueeze(-1),
-            scaled(bl_rows).unsqueeze(-1),
-            is_current,
-        ),
-        dim=-1,
-    ).float() * node_mask.unsqueeze(-1)
+    static = env.node_static.view(bs, w1, m, -1)[bi, env.cur_wf]  # [B, M, K + 2]
+    nodes = torch.cat((static, dynamic.float()), dim=-1)
 
     n_children = b.child_mask[bi, cur].sum(-1)
     task = torch.cat(
@@ -130,5 +123,24 @@ def _server_features(
         ),
         dim=-1,
     )
-    cls = torch.nn.functional.one_hot(b.server_class, b.num_classes).to(feats.dtype)
-    return (torch.cat((cls, feats), dim=-1) * b.server_valid.unsqueeze(-1)).float()
+    return torch.cat((env.server_static, feats.float()), dim=-1) * b.server_valid.unsqueeze(-1)
+
+
+def static_features(env: SchedulingEnv) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features that never change in an episode, built at reset (float32).
+
+    Returns per task ``[B, T, K + 2]`` (type one-hot, log expected work, log bottom level; zero
+    for padding) and per server ``[B, N, C]`` (class one-hot).
+    """
+    b, ts = env.batch, env.time_scale
+    k = b.speed.shape[2]
+    per_task = torch.cat(
+        (
+            F.one_hot(b.type, k).float(),
+            torch.log1p(b.exp_work / ts).float().unsqueeze(-1),
+            torch.log1p(env.bottom_level / ts).float().unsqueeze(-1),
+        ),
+        dim=-1,
+    ) * b.task_valid.unsqueeze(-1)
+    per_server = F.one_hot(b.server_class, b.num_classes).float()
+    return per_task, per_server

@@ -13,6 +13,8 @@ from scale_pl.sim.cluster import Cluster
 from scale_pl.sim.patterns import PATTERNS
 from scale_pl.sim.workload import Workflow, Workload
 
+_COUNT_CACHE: dict[tuple, np.ndarray] = {}
+
 DEFAULT_ROLES: dict[str, list[str]] = {
     "plan": ["llm_plan"],
     "generate": ["llm_generate"],
@@ -79,11 +81,10 @@ class WorkloadGenerator:
                 self._role_types[role] = [self.catalogue.index(p) for p in prims]
             except ScaleError as exc:
                 raise ScaleError(f"pattern role {role!r}: {exc}") from None
-        self._load_per_workflow: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- workflows -------------------------------------------------------------------------------
-    def workflow(self, rng: np.random.Generator, wid: str, arrival: float) -> Workflow:
-        """One workflow of a pattern drawn from the mix."""
+    def _shape(self, rng: np.random.Generator) -> tuple[str, np.ndarray, list[tuple[int, int]]]:
+        """A pattern drawn from the mix, its roles mapped to type indices, and its edges."""
         pattern = self._patterns[rng.choice(len(self._patterns), p=self._probs)]
         roles, edges = PATTERNS[pattern](rng)
         types = np.empty(len(roles), dtype=np.int64)
@@ -92,6 +93,11 @@ class WorkloadGenerator:
             if choices is None:
                 raise ScaleError(f"pattern {pattern!r}: role {role!r} has no entry in the role table")
             types[i] = choices[rng.integers(len(choices))]
+        return pattern, types, edges
+
+    def workflow(self, rng: np.random.Generator, wid: str, arrival: float) -> Workflow:
+        """One workflow of a pattern drawn from the mix."""
+        pattern, types, edges = self._shape(rng)
         base = np.array([self.catalogue[k].work for k in types])
         cv = np.array([self.catalogue[k].cv for k in types]) * self.uncertainty
         expected = base * rng.uniform(1 - self.work_spread, 1 + self.work_spread, size=types.size)
@@ -104,20 +110,22 @@ class WorkloadGenerator:
     def load_per_workflow(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean expected work and mean task count per type in one workflow, ``([K], [K])``.
 
-        Estimated once from 4000 workflows of a fixed seed, so the arrival rate of every
-        workload of this generator is the same.
+        Counts are estimated once from 4000 workflow shapes of a fixed seed (cached per pattern
+        mix and role table), so every workload of this generator has the same arrival rate; the
+        expected work per task averages the catalogue's work (its spread has mean 1).
         """
-        if self._load_per_workflow is None:
+        key = (tuple(self.pattern_mix.items()), tuple((r, tuple(p)) for r, p in self.roles.items()),
+               tuple(self.catalogue.names))  # fmt: skip
+        if key not in _COUNT_CACHE:
             rng = np.random.default_rng(12345)
-            k = len(self.catalogue)
-            work, count = np.zeros(k), np.zeros(k)
+            count = np.zeros(len(self.catalogue))
             n = 4000
-            for i in range(n):
-                wf = self.workflow(rng, str(i), 0.0)
-                np.add.at(work, wf.types, wf.expected_work)
-                np.add.at(count, wf.types, 1.0)
-            self._load_per_workflow = (work / n, count / n)
-        return self._load_per_workflow
+            for _ in range(n):
+                np.add.at(count, self._shape(rng)[1], 1.0)
+            _COUNT_CACHE[key] = count / n
+        count = _COUNT_CACHE[key]
+        work = count * np.array([p.work for p in self.catalogue.primitives])
+        return work, count
 
     def arrival_rate(self, cluster: Cluster) -> float:
         """Workflows per second that load the most loaded server class to ``rho``.

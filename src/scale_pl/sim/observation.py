@@ -6,8 +6,8 @@ server classes:
 
 - ``task`` ``[B, K + 5]``: type one-hot, expected work, bottom level, log1p(#children),
   workflow age, workflow remaining expected work.
-- ``nodes`` ``[B, M, K + 8]``: per task of the current workflow: type one-hot, state one-hot
-  (done, running, queued, ready, waiting), expected work, bottom level, is-the-task-to-place.
+- ``nodes`` ``[B, M, K + 8]``: per task of the current workflow: type one-hot, expected work,
+  bottom level, state one-hot (done, running, queued, ready, waiting), is-the-task-to-place.
 - ``servers`` ``[B, N, C + 8]``: class one-hot, speed for this task's type, log1p(slots),
   backlog, expected finish of this task there (incl. transfer), log(EFT / best EFT), transfer
   delay, queue length per slot, recent utilisation.

@@ -96,21 +96,29 @@ def tree_of_thought(rng: np.random.Generator) -> Shape:
 
 
 def random_layered(rng: np.random.Generator) -> Shape:
-    """2-6 layers of 1-6 tasks of random roles; each task has a parent in the layer above, maybe more."""
-    b = _Builder()
+    """2-6 layers of 1-6 tasks of random roles, then a final answer that joins every sink.
+
+    Each task below the top has a parent in the layer above (and each earlier task with
+    probability 0.2); each task above the bottom has a child.
+    """
     roles = ["plan", "generate", "act", "retrieve", "compute", "perceive"]
-    layers: list[list[int]] = []
-    for depth in range(int(rng.integers(2, 7))):
-        layer = []
-        for _ in range(rng.integers(1, 7)):
-            parents: list[int] = []
-            if depth:
-                parents.append(int(rng.choice(layers[-1])))
-                earlier = [n for lay in layers for n in lay if n not in parents]
-                parents += [n for n in earlier if rng.random() < 0.2]
-            layer.append(b.add(roles[rng.integers(len(roles))], sorted(parents)))
-        layers.append(layer)
-    return b.shape()
+    widths = rng.integers(1, 7, size=int(rng.integers(2, 7)))
+    layers, first = [], 0
+    for width in widths:
+        layers.append(list(range(first, first + int(width))))
+        first += int(width)
+    edges: set[tuple[int, int]] = set()
+    for depth in range(1, len(layers)):
+        earlier = [n for layer in layers[:depth] for n in layer]
+        for child in layers[depth]:
+            edges.add((int(rng.choice(layers[depth - 1])), child))
+            edges.update((p, child) for p in earlier if rng.random() < 0.2)
+        for parent in layers[depth - 1]:
+            if not any(p == parent for p, _ in edges):
+                edges.add((parent, int(rng.choice(layers[depth]))))
+    sinks = [n for n in range(first) if not any(p == n for p, _ in edges)]
+    edges.update((n, first) for n in sinks)
+    return [*(roles[rng.integers(len(roles))] for _ in range(first)), "generate"], sorted(edges)
 
 
 PATTERNS: dict[str, Callable[[np.random.Generator], Shape]] = {
