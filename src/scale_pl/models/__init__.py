@@ -26,8 +26,8 @@ from scale_pl.models.policy import (
 
 __all__ = [
     "ENCODERS",
-    "CrossAttentionPointer",
     "Critic",
+    "CrossAttentionPointer",
     "DAGEncoder",
     "GATv2Encoder",
     "GCNEncoder",

@@ -24,7 +24,7 @@ class Critic(nn.Module):
         - output: ``[B]``
     """
 
-    def __init__(self, embed_dim: int, hidden_dim: int = 128, act: str = "relu") -> None:
+    def __init__(self, embed_dim: int, hidden_dim: int = 64, act: str = "relu") -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.hidden_dim = hidden_dim

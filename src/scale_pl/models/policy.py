@@ -10,7 +10,7 @@ from torch import nn
 from scale_pl.models.critic import Critic
 from scale_pl.models.decoders.pointer import CrossAttentionPointer
 from scale_pl.models.encoders import ENCODERS, DAGEncoder
-from scale_pl.models.layers import masked_mean, mlp, reset_module
+from scale_pl.models.layers import mlp, reset_module
 from scale_pl.sim.observation import Observation, node_feature_dim, server_feature_dim, task_feature_dim
 
 
@@ -34,7 +34,9 @@ class SCALEPolicy(nn.Module):
 
     Feasibility: ``obs.mask`` with finished environments (``obs.done``) removed. A row left
     with no allowed server is scored uniform over all servers, so any action has a finite
-    log-probability there (those rows are expected to be masked out of the losses).
+    log-probability there (those rows are expected to be masked out of the losses, SRR
+    included). Features of servers outside ``obs.mask`` and all features of finished
+    environments are ignored (zeroed), so they may hold anything, even NaN or inf.
 
     Args:
         dag_encoder: embeds the workflow's nodes; its ``in_dim`` must be ``node_feature_dim(K)``.
@@ -56,7 +58,7 @@ class SCALEPolicy(nn.Module):
         decoder: CrossAttentionPointer,
         task_dim: int,
         server_dim: int,
-        hidden_dim: int = 128,
+        hidden_dim: int = 64,
         act: str = "relu",
         critic: Critic | None = None,
     ) -> None:
@@ -87,11 +89,15 @@ class SCALEPolicy(nn.Module):
         for name in ("task", "nodes", "node_mask", "edges", "edge_mask", "current"):
             if getattr(obs, name) is None:
                 raise ValueError(f"SCALEPolicy needs observation field {name!r}; the environment did not provide it")
-        h_nodes = self.dag_encoder.encode(obs.nodes, obs.node_mask, obs.edges, obs.edge_mask)  # [B, M, G]
-        rows = torch.arange(h_nodes.shape[0], device=h_nodes.device)
-        current = h_nodes[rows, obs.current]  # [B, G]
-        graph = masked_mean(h_nodes, obs.node_mask)  # [B, G]
-        return self.task_proj(torch.cat([self.task_mlp(obs.task), current, graph], dim=-1))
+        # A finished environment's fields are stale (possibly inf): zero them, so that nothing
+        # non-finite enters a product (0 * inf would poison the weight gradients too).
+        live = ~obs.done
+        task = torch.where(live.view(-1, 1), obs.task, 0.0)
+        nodes = torch.where(live.view(-1, 1, 1), obs.nodes, 0.0)
+        current, graph = self.dag_encoder.encode_graphs(  # [B, G] each
+            nodes, obs.node_mask, obs.edges, obs.edge_mask, obs.current
+        )
+        return self.task_proj(torch.cat([self.task_mlp(task), current, graph], dim=-1))
 
     def forward(self, obs: Observation) -> PolicyOutput:
         """Server logits, state value and attention feature for each environment."""
@@ -99,7 +105,9 @@ class SCALEPolicy(nn.Module):
             raise ValueError("SCALEPolicy needs observation field 'servers'; the environment did not provide it")
         allowed = self.allowed_servers(obs)
         task = self.embed_task(obs)
-        servers = self.server_mlp(obs.servers)  # [B, N, D]
+        # Servers outside ``allowed`` are never attended to nor pooled; zeroing their features
+        # keeps a non-finite value there (an infeasible server's EFT, a finished env) harmless.
+        servers = self.server_mlp(torch.where(allowed.unsqueeze(-1), obs.servers, 0.0))  # [B, N, D]
         logits, z = self.decoder(task, servers, allowed)
         value = self.critic(task, z, servers, allowed)
         return PolicyOutput(logits, value, z)
@@ -161,8 +169,8 @@ def build_policy(
     num_types: int,
     num_classes: int,
     encoder: str = "gin",
-    embed_dim: int = 64,
-    hidden_dim: int = 128,
+    embed_dim: int = 32,
+    hidden_dim: int = 64,
     num_layers: int = 3,
     num_heads: int = 4,
     tanh_clip: float = 10.0,

@@ -16,12 +16,13 @@ def random_observation(
     num_types: int = 6,
     num_classes: int = 4,
     feasible_prob: float = 0.7,
+    min_nodes: int = 1,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> Observation:
     """A batch of random observations that honour the observation contract.
 
-    Each environment gets a workflow of 1 to ``num_nodes`` real tasks (a prefix of the ``M``
+    Each environment gets a workflow of ``min_nodes`` to ``num_nodes`` real tasks (a prefix of the ``M``
     slots) and up to ``num_edges`` edges ``(parent, child)`` with ``parent < child`` among its
     real tasks (so a DAG; duplicates possible), a task to place among its real tasks, and at
     least one feasible server. Features have the right sizes and one-hot parts; the raw
@@ -35,6 +36,7 @@ def random_observation(
         num_types: ``K`` task types.
         num_classes: ``C`` server classes.
         feasible_prob: chance that a server is feasible (one is always made feasible).
+        min_nodes: fewest real tasks per workflow (``num_nodes`` for full workflows).
         generator: CPU random source; the global one if None.
         device: where the tensors go.
     """
@@ -46,7 +48,9 @@ def random_observation(
     def randint(high: int | torch.Tensor, *shape: int) -> torch.Tensor:
         return (rand(*shape) * high).long()
 
-    sizes = randint(m, b) + 1  # [B] real tasks per workflow, 1..M
+    if not 1 <= min_nodes <= m:
+        raise ValueError(f"need 1 <= min_nodes <= num_nodes, got {min_nodes} and {m}")
+    sizes = randint(m - min_nodes + 1, b) + min_nodes  # [B] real tasks per workflow
     node_mask = torch.arange(m) < sizes[:, None]
     current = randint(sizes, b)
     ends = randint(sizes[:, None, None], b, e, 2)  # two random real tasks per edge slot
@@ -57,15 +61,18 @@ def random_observation(
     types = randint(num_types, b, m)
     states = randint(len(NODE_STATES), b, m)
     is_current = F.one_hot(current, m).float()
-    nodes = torch.cat(
-        [
-            F.one_hot(types, num_types).float(),
-            F.one_hot(states, len(NODE_STATES)).float(),
-            rand(b, m, 2),
-            is_current[..., None],
-        ],
-        dim=-1,
-    ) * node_mask[..., None]
+    nodes = (
+        torch.cat(
+            [
+                F.one_hot(types, num_types).float(),
+                rand(b, m, 2),  # expected work, bottom level
+                F.one_hot(states, len(NODE_STATES)).float(),
+                is_current[..., None],
+            ],
+            dim=-1,
+        )
+        * node_mask[..., None]
+    )
     task_type = types.gather(1, current[:, None]).squeeze(1)
     task = torch.cat([F.one_hot(task_type, num_types).float(), rand(b, 5)], dim=-1)
 

@@ -48,11 +48,10 @@ class CrossAttentionPointer(nn.Module):
         self.num_heads = num_heads
         self.tanh_clip = tanh_clip
         self.attn_query = nn.Linear(embed_dim, embed_dim)
-        self.attn_key = nn.Linear(embed_dim, embed_dim)
-        self.attn_value = nn.Linear(embed_dim, embed_dim)
+        # Attention key, attention value and pointer key of each server, in one matrix product.
+        self.server_proj = nn.Linear(embed_dim, 3 * embed_dim)
         self.attn_out = nn.Linear(embed_dim, embed_dim)
         self.pointer_query = nn.Linear(2 * embed_dim, embed_dim)
-        self.pointer_key = nn.Linear(embed_dim, embed_dim)
 
     def reset_parameters(self) -> None:
         reset_module(self)
@@ -61,11 +60,12 @@ class CrossAttentionPointer(nn.Module):
         b, n, _ = x.shape
         return x.view(b, n, self.num_heads, self.embed_dim // self.num_heads).transpose(1, 2)
 
-    def attend(self, query: torch.Tensor, servers: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _attend(
+        self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """The attention feature ``z`` ``[B, D]``; ``mask`` must have a True in every row."""
         q = self._split_heads(self.attn_query(query).unsqueeze(1))  # [B, H, 1, D/H]
-        k = self._split_heads(self.attn_key(servers))  # [B, H, N, D/H]
-        v = self._split_heads(self.attn_value(servers))
+        k, v = self._split_heads(keys), self._split_heads(values)  # [B, H, N, D/H]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
         return self.attn_out(out.reshape(query.shape[0], self.embed_dim))
 
@@ -84,10 +84,10 @@ class CrossAttentionPointer(nn.Module):
         """
         free = ~mask.any(dim=-1, keepdim=True)  # [B, 1] rows with nothing to choose from
         allowed = mask | free
-        z = self.attend(query, servers, allowed)
+        keys, values, pointer_keys = self.server_proj(servers).chunk(3, dim=-1)  # 3 x [B, N, D]
+        z = self._attend(query, keys, values, allowed)
         q = self.pointer_query(torch.cat([query, z], dim=-1))  # [B, D]
-        k = self.pointer_key(servers)  # [B, N, D]
-        scores = torch.einsum("bd,bnd->bn", q, k) / math.sqrt(self.embed_dim)
+        scores = torch.einsum("bd,bnd->bn", q, pointer_keys) / math.sqrt(self.embed_dim)
         if self.tanh_clip > 0:
             scores = self.tanh_clip * torch.tanh(scores)
         logits = scores.masked_fill(~allowed, float("-inf"))
@@ -95,4 +95,6 @@ class CrossAttentionPointer(nn.Module):
         return logits, z
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, tanh_clip={self.tanh_clip})"
+        return (
+            f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, tanh_clip={self.tanh_clip})"
+        )
