@@ -12,8 +12,8 @@ import time
 
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import evaluate, format_table, rows_to_json
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
+from scale_pl.sim.config import load_generator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,17 +36,14 @@ def run(args: argparse.Namespace) -> int:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
     for name in args.policies:
         make_heuristic(name)
-    spec = load_cluster_spec(args.cluster_config)
-    overrides = {} if args.rho is None else {"rho": args.rho}
     t0 = time.time()
-    rows = []
-    for n in args.sizes:
-        generator = load_generator(args.workload_config, num_workflows=args.workflows_per_server * n, **overrides)
-        policies = {name: (lambda name=name: make_heuristic(name)) for name in args.policies}
-        rows += evaluate(policies, generator, spec, [n], range(10_000, 10_000 + args.seeds),
-                         progress=lambda s: print(f"  {s}", file=sys.stderr))  # fmt: skip
+    policies = {name: (lambda name=name: make_heuristic(name)) for name in args.policies}
+    rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
+                             range(10_000, 10_000 + args.seeds), args.workflows_per_server, args.rho,
+                             progress=lambda s: print(f"  {s}", file=sys.stderr))  # fmt: skip
+    rho = args.rho if args.rho is not None else load_generator(args.workload_config).rho
     print(format_table(rows))
-    print(f"\n{args.seeds} workloads per N, rho {generator.rho}, {time.time() - t0:.0f} s")
+    print(f"\n{args.seeds} workloads per N, rho {rho}, {time.time() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows_to_json(rows), fh, indent=1)

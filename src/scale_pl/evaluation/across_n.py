@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import torch
-
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.cluster import ClusterSpec
 from scale_pl.sim.env import SchedulingEnv
@@ -28,7 +26,9 @@ class Row:
     lower_bound: float
 
 
-def workload_batch(generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]) -> WorkloadBatch:
+def workload_batch(
+    generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]
+) -> WorkloadBatch:
     """The same workloads for every method: one per seed, on the N-server cluster of ``spec``."""
     cluster = spec.make(num_servers, generator.catalogue)
     return WorkloadBatch.from_pairs([(generator.generate(cluster, s), cluster) for s in seeds])
@@ -57,6 +57,28 @@ def evaluate(
     return rows
 
 
+def evaluate_across_n(
+    policies: dict[str, Callable[[], object]],
+    workload_config: str | None,
+    cluster_config: str | None,
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    workflows_per_server: int,
+    rho: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Row]:
+    """:func:`evaluate` with ``workflows_per_server x N`` workflows per workload at each N."""
+    from scale_pl.sim.config import load_cluster_spec, load_generator
+
+    spec = load_cluster_spec(cluster_config)
+    overrides = {} if rho is None else {"rho": rho}
+    rows = []
+    for n in sizes:
+        generator = load_generator(workload_config, num_workflows=workflows_per_server * n, **overrides)
+        rows += evaluate(policies, generator, spec, [n], seeds, progress=progress)
+    return rows
+
+
 def format_table(rows: list[Row], reference: str = "eft") -> str:
     """A markdown table: ART, p95, slowdown, and ART as a ratio to ``reference`` and to the lower bound."""
     ref = {r.num_servers: r.art for r in rows if r.method == reference}
@@ -75,4 +97,3 @@ def format_table(rows: list[Row], reference: str = "eft") -> str:
 
 def rows_to_json(rows: list[Row]) -> list[dict]:
     return [r.__dict__.copy() for r in rows]
-

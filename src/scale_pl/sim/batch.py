@@ -71,9 +71,7 @@ class WorkloadBatch:
         return WorkloadBatch(**picked)
 
     @classmethod
-    def from_pairs(
-        cls, pairs: list[tuple[Workload, Cluster]], dtype: torch.dtype = torch.float64
-    ) -> WorkloadBatch:
+    def from_pairs(cls, pairs: list[tuple[Workload, Cluster]], dtype: torch.dtype = torch.float64) -> WorkloadBatch:
         """Pack (workload, cluster) pairs; clusters may differ in size (padded servers are masked)."""
         if not pairs:
             raise ScaleError("cannot build a batch of 0 environments")

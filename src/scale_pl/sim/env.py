@@ -10,6 +10,8 @@ step loops in Python over environments or tasks.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import torch
 
 from scale_pl.sim.batch import WorkloadBatch
@@ -53,8 +55,11 @@ class SchedulingEnv:
             self.reset(batch)
 
     # -- state -----------------------------------------------------------------------------------
-    def reset(self, batch: WorkloadBatch) -> Observation:
-        """Start every environment on ``batch`` (all tensors of the state live on its device)."""
+    def reset(self, batch: WorkloadBatch, num_slots: int | None = None) -> Observation:
+        """Start every environment on ``batch`` (all tensors of the state live on its device).
+
+        ``num_slots`` pads the slot dimension (default: the batch's most slots per server).
+        """
         self.batch = batch
         bs, w1, m = batch.shape
         dev, dt = batch.arrival.device, batch.exp_work.dtype
@@ -77,7 +82,7 @@ class SchedulingEnv:
         self.completion = torch.where(batch.wf_valid, torch.full_like(self.wf_finish, INF), self.wf_finish)
         self.wf_rem_work = (batch.exp_work * batch.task_valid).view(bs, w1, m).sum(-1)
 
-        s = int(batch.slots.max())
+        s = num_slots or int(batch.slots.max())
         slot_ids = torch.arange(s, device=dev)
         self.slot_free = torch.where(slot_ids < batch.slots[..., None], 0.0, INF).to(dt)  # [B, N, S]
         q = self.queue_window
@@ -102,6 +107,31 @@ class SchedulingEnv:
         self._per_server()
         return self.observe()
 
+    def reset_envs(self, idx: torch.Tensor, replacement: WorkloadBatch) -> None:
+        """Restart environments ``idx`` ``[k]`` on the ``k`` rows of ``replacement``.
+
+        ``replacement`` must have the current batch's padded sizes (select it from the same pool);
+        the other environments are untouched. Call :meth:`observe` afterwards for fresh observations.
+        """
+        if idx.numel() == 0:
+            return
+        if replacement.shape[1:] != self.batch.shape[1:] or replacement.speed.shape[1:] != self.batch.speed.shape[1:]:
+            raise ValueError("reset_envs: the replacement workloads are padded differently from the batch")
+        fresh = SchedulingEnv(reward_scale=self.reward_scale, time_scale=self.time_scale,
+                              queue_window=self.queue_window, util_window=self.util_window)  # fmt: skip
+        fresh.reset(replacement, num_slots=self.slot_free.shape[2])
+        for name, value in vars(fresh).items():
+            if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx"):
+                current = getattr(self, name)
+                if current.dim() <= 2:  # small per-decision tensors may be held by earlier observations
+                    current = current.clone()
+                    setattr(self, name, current)
+                current[idx] = value
+        for f in fields(WorkloadBatch):
+            value = getattr(replacement, f.name)
+            if isinstance(value, torch.Tensor):
+                getattr(self.batch, f.name)[idx] = value
+
     # -- stepping --------------------------------------------------------------------------------
     def step(self, action: torch.Tensor) -> tuple[Observation, torch.Tensor, torch.Tensor]:
         """Place each environment's current task on server ``action`` [B].
@@ -118,7 +148,9 @@ class SchedulingEnv:
             raise ValueError(f"environment {bad}: server {int(action[bad])} cannot run its current task")
         f = self.cur_task
         start = self.cur_start[bi, action]
-        finish = start + b.latency[bi, self.cur_type] + b.work[bi, f] / b.speed[bi, action, self.cur_type].clamp_min(1e-30)
+        finish = (
+            start + b.latency[bi, self.cur_type] + b.work[bi, f] / b.speed[bi, action, self.cur_type].clamp_min(1e-30)
+        )
 
         def put(t: torch.Tensor, value: torch.Tensor) -> None:
             t[bi, f] = torch.where(act, value, t[bi, f])
@@ -193,7 +225,9 @@ class SchedulingEnv:
         b, bi = self.batch, self.b_idx
         par = b.parents[bi, self.cur_task]  # [B, P]
         p_server = torch.where(b.parent_mask[bi, self.cur_task], self.server.gather(1, par), -1)
-        p_cost = torch.where(p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0)
+        p_cost = torch.where(
+            p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0
+        )
         # transfer(n) = max cost over parents not on n. With c1 the largest cost (its parent on s1)
         # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else.
         c1, arg = p_cost.max(1)

@@ -29,8 +29,9 @@ def observe(env: SchedulingEnv) -> Observation:
     # Raw per-server quantities (seconds from now) for heuristics.
     exp_work = b.exp_work[bi, cur]
     duration = b.latency[bi, env.cur_type][:, None] + exp_work[:, None] / env.cur_speed.clamp_min(1e-30)
-    est_finish = torch.where(env.cur_mask, env.cur_start + duration - now[:, None], float("inf"))
-    backlog = (env.cur_free - now[:, None]).clamp_min(0.0)
+    feasible = env.cur_mask & ~done[:, None]
+    est_finish = torch.where(feasible, env.cur_start + duration - now[:, None], float("inf"))
+    backlog = (env.cur_free - now[:, None]).clamp_min(0.0)  # inf on padded servers
 
     # The current workflow's tasks: static features (type one-hot, work, bottom level) were
     # built once at reset; the state one-hot is derived from start/finish/parents-left.
@@ -75,7 +76,7 @@ def observe(env: SchedulingEnv) -> Observation:
         dim=-1,
     ).float()
 
-    servers = _server_features(env, now, est_finish, backlog)
+    servers = _server_features(env, now, feasible, est_finish, backlog)
     return Observation(
         task=task,
         nodes=nodes,
@@ -84,7 +85,7 @@ def observe(env: SchedulingEnv) -> Observation:
         edge_mask=b.edge_mask[bi, env.cur_wf],
         current=cur - env.cur_wf * m,
         servers=servers,
-        mask=env.cur_mask,
+        mask=feasible,
         est_finish=est_finish,
         backlog=backlog,
         speed=env.cur_speed,
@@ -96,12 +97,11 @@ def observe(env: SchedulingEnv) -> Observation:
 
 
 def _server_features(
-    env: SchedulingEnv, now: torch.Tensor, est_finish: torch.Tensor, backlog: torch.Tensor
+    env: SchedulingEnv, now: torch.Tensor, feasible: torch.Tensor, est_finish: torch.Tensor, backlog: torch.Tensor
 ) -> torch.Tensor:
     """``[B, N, C + 8]`` per-server features; all size-free."""
     b, ts = env.batch, env.time_scale
     slots = b.slots.to(now.dtype).clamp_min(1.0)
-    feasible = env.cur_mask
     eft = torch.where(feasible, est_finish, 0.0)
     best = torch.where(feasible, est_finish, float("inf")).amin(1, keepdim=True).clamp(1e-9, 1e300)
     eft_ratio = torch.where(feasible, torch.log(eft.clamp_min(1e-9) / best).clamp_min(0.0), 0.0)
@@ -123,6 +123,7 @@ def _server_features(
         ),
         dim=-1,
     )
+    feats = torch.where(b.server_valid.unsqueeze(-1), feats, 0.0)  # padded servers have no free slot (inf)
     return torch.cat((env.server_static, feats.float()), dim=-1) * b.server_valid.unsqueeze(-1)
 
 

@@ -51,7 +51,9 @@ class ReferenceSimulator:
         self.flows = workload.workflows
         self.parents = [f.parents() for f in self.flows]
         self.children = [f.children() for f in self.flows]
-        self.bottom = [self._longest(i, lambda f, t: self.latency[f.types[t]] + f.expected_work[t]) for i in range(len(self.flows))]
+        self.bottom = [
+            self._longest(i, lambda f, t: self.latency[f.types[t]] + f.expected_work[t]) for i in range(len(self.flows))
+        ]
 
     def _longest(self, wi: int, cost: Callable) -> list[float]:
         f = self.flows[wi]

@@ -82,4 +82,3 @@ def simulate(workload: Workload, cluster: Cluster, policy, **env_kwargs) -> Sche
         "makespan": metrics["makespan"],
     }
     return sched
-

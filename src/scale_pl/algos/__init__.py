@@ -1,0 +1,1 @@
+"""Training algorithms: PPO maths and the Lightning module."""

@@ -1,0 +1,218 @@
+"""`SCALEModule`: PPO with GAE plus the SRR terms, Lightning manual optimisation."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+from torch import nn
+
+from scale_pl.algos.ppo import explained_variance, gae, ppo_losses
+from scale_pl.baselines import make_heuristic
+from scale_pl.data.rollout import Rollout
+from scale_pl.errors import ScaleError
+from scale_pl.evaluation.metrics import ResponseTimeStats
+from scale_pl.losses.srr import SRRLoss, feature_stats
+from scale_pl.models.policy import SCALEPolicy
+from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.rollout import run_episode
+
+try:  # LightningCLI hands the module its own config as hyperparameters (class paths included)
+    from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+except ImportError:  # pragma: no cover
+    _given_hyperparameters = None
+
+
+class SCALEModule(L.LightningModule):
+    """Trains a :class:`SCALEPolicy` with PPO (clipped surrogate, GAE, value and entropy terms) + SRR.
+
+    Each training batch is one rollout (see :class:`~scale_pl.data.RolloutDataModule`); it is
+    used for ``update_epochs`` passes of ``num_minibatches`` minibatches, stopped early when
+    the approximate KL exceeds ``target_kl``. ``trainer.global_step`` therefore counts optimizer
+    steps, not rollouts.
+
+    Args:
+        policy: the actor-critic.
+        srr: structured representation regularisation on the attention feature z
+            (weights 0 = the no-SRR ablation).
+        lr: Adam learning rate, decayed linearly to ``lr * final_lr_fraction`` over training.
+        final_lr_fraction: where the linear decay ends.
+        gamma: discount.
+        gae_lambda: GAE lambda.
+        clip: PPO ratio clip.
+        value_clip: clip of the value update around the old value (None = unclipped).
+        vf_coef: value-loss weight.
+        ent_coef: entropy-bonus weight.
+        update_epochs: passes over each rollout.
+        num_minibatches: minibatches per pass.
+        max_grad_norm: gradient-norm clip.
+        target_kl: stop the passes over a rollout once approx_kl exceeds this (None = never).
+        reference_policies: heuristics run once on the validation workloads, for reference.
+    """
+
+    def __init__(
+        self,
+        policy: SCALEPolicy,
+        srr: SRRLoss | None = None,
+        lr: float = 3e-4,
+        final_lr_fraction: float = 0.1,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        clip: float = 0.2,
+        value_clip: float | None = None,
+        vf_coef: float = 0.5,
+        ent_coef: float = 0.01,
+        update_epochs: int = 4,
+        num_minibatches: int = 4,
+        max_grad_norm: float = 0.5,
+        target_kl: float | None = 0.03,
+        reference_policies: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if not lr > 0:
+            raise ScaleError(f"model.lr must be > 0, got {lr}")
+        if not 0 < final_lr_fraction <= 1 or not 0 < gamma <= 1 or not 0 <= gae_lambda <= 1 or not clip > 0:
+            raise ScaleError("model: need 0 < final_lr_fraction <= 1, 0 < gamma <= 1, 0 <= gae_lambda <= 1, clip > 0")
+        if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
+            raise ScaleError("model: update_epochs, num_minibatches must be >= 1 and max_grad_norm > 0")
+        self.reference_policies = ["random", "round_robin", "least_loaded", "eft", "rank_eft"] \
+            if reference_policies is None else list(reference_policies)  # fmt: skip
+        for name in self.reference_policies:
+            make_heuristic(name)
+        given = _given_hyperparameters.get() if _given_hyperparameters is not None else None
+        self.save_hyperparameters(ignore=None if given else ["policy", "srr"])
+        self.automatic_optimization = False
+        self.policy = policy
+        self.srr = srr if srr is not None else SRRLoss(0.0, 0.0)
+        self.val_stats = nn.ModuleDict()
+        self._references_logged: set[str] = set()
+
+    # -- optimisation ----------------------------------------------------------------------------
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.hparams.lr, eps=1e-5)
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+        end = self.hparams.final_lr_fraction
+
+        def linear(rollout: int) -> float:
+            return 1.0 - (1.0 - end) * min(rollout, total) / total
+
+        return [optimizer], [torch.optim.lr_scheduler.LambdaLR(optimizer, linear)]
+
+    def training_step(self, rollout: Rollout, batch_idx: int) -> None:
+        t0 = time.perf_counter()
+        hp = self.hparams
+        advantages, returns = gae(
+            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, hp.gamma, hp.gae_lambda
+        )
+        flat = {
+            "actions": rollout.actions.flatten(),
+            "log_probs": rollout.log_probs.flatten(),
+            "values": rollout.values.flatten(),
+            "advantages": advantages.flatten(),
+            "returns": returns.flatten(),
+        }
+        stats = self._update(rollout, flat)
+        self.lr_schedulers().step()
+        stats["explained_variance"] = explained_variance(flat["values"], flat["returns"])
+        stats["reward"] = rollout.rewards.mean()
+        stats["update_s"] = torch.tensor(time.perf_counter() - t0)
+        stats["lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
+        self.log_dict({f"train/{k}": v.float() for k, v in stats.items()}, on_step=True, on_epoch=False)
+        if rollout.episode_returns.numel():
+            self.log("train/episode_return", rollout.episode_returns.mean(), prog_bar=True, on_step=True)
+            self.log("train/episode_art", rollout.episode_art.mean(), on_step=True)
+
+    def _update(self, rollout: Rollout, flat: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``update_epochs`` passes of minibatch PPO + SRR steps; returns averaged diagnostics."""
+        hp = self.hparams
+        optimizer = self.optimizers()
+        n = flat["actions"].shape[0]
+        size = max(1, n // hp.num_minibatches)
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        for _ in range(hp.update_epochs):
+            order = torch.randperm(n, device=flat["actions"].device)
+            for start in range(0, n - size + 1, size):
+                idx = order[start : start + size]
+                terms = self._minibatch_losses(rollout, flat, idx)
+                optimizer.zero_grad()
+                self.manual_backward(terms["loss"])
+                self.clip_gradients(optimizer, gradient_clip_val=hp.max_grad_norm, gradient_clip_algorithm="norm")
+                optimizer.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach()
+                count += 1
+            if hp.target_kl is not None and float(terms["approx_kl"]) > hp.target_kl:
+                break
+        out = {k: v / count for k, v in sums.items()}
+        out["minibatches"] = torch.tensor(float(count))
+        return out
+
+    def _minibatch_losses(self, rollout: Rollout, flat: dict[str, torch.Tensor], idx: torch.Tensor) -> dict:
+        hp = self.hparams
+        log_prob, entropy, value, z = self.policy.evaluate(rollout.obs.index(idx), flat["actions"][idx])
+        adv = flat["advantages"][idx]
+        if adv.numel() > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        terms = ppo_losses(log_prob, flat["log_probs"][idx], adv, value, flat["values"][idx], flat["returns"][idx],
+                           entropy, hp.clip, hp.value_clip)  # fmt: skip
+        srr_total, components = self.srr(z)
+        terms["loss"] = (
+            terms["policy_loss"] - hp.ent_coef * terms["entropy"] + hp.vf_coef * terms["value_loss"] + srr_total
+        )
+        terms["srr"] = srr_total.detach()
+        terms["srr_decorrelation"] = components["decorrelation"]
+        terms["srr_kl"] = components["kl"]
+        return terms
+
+    # -- validation and test ---------------------------------------------------------------------
+    def validation_step(self, batch: tuple[int, WorkloadBatch], batch_idx: int) -> None:
+        self._evaluate_size(batch, "val")
+
+    def test_step(self, batch: tuple[int, WorkloadBatch], batch_idx: int) -> None:
+        self._evaluate_size(batch, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stats("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stats("test")
+
+    def _evaluate_size(self, batch: tuple[int, WorkloadBatch], phase: str) -> None:
+        """Greedy episodes of the policy on every workload of one cluster size; z statistics logged."""
+        n, workloads = batch
+        env_kwargs = self._env_kwargs()
+        env = SchedulingEnv(workloads, **env_kwargs)
+        obs, zs = env.observe(), []
+        while not bool(env.done.all()):
+            out = self.policy(obs)
+            zs.append(out.z[~obs.done])
+            obs, _, _ = env.step(out.logits.argmax(-1))
+        key = f"{phase}_N{n}"
+        if key not in self.val_stats:
+            self.val_stats[key] = ResponseTimeStats().to(self.device)
+        self.val_stats[key].update(env.response_times(), env.response_times() / env.critical_path)
+        for name, value in feature_stats(torch.cat(zs)).items():
+            self.log(f"{phase}/N{n}/z_{name}", value, on_epoch=True, batch_size=1)
+        if self.trainer.sanity_checking or key in self._references_logged:
+            return
+        self._references_logged.add(key)
+        for name in self.reference_policies:
+            ref = SchedulingEnv(workloads, **env_kwargs)
+            run_episode(ref, make_heuristic(name))
+            self.log(f"{phase}/N{n}/{name}_art", ref.metrics()["art"].mean().float(), on_epoch=True, batch_size=1)
+
+    def _log_stats(self, phase: str) -> None:
+        for key, metric in self.val_stats.items():
+            if not key.startswith(phase) or not metric.update_called:
+                continue
+            n = key.split("_N")[1]
+            for name, value in metric.compute().items():
+                self.log(f"{phase}/N{n}/{name}", value.float(), prog_bar=(name == "art"), sync_dist=False)
+            metric.reset()
+
+    def _env_kwargs(self) -> dict:
+        dm = getattr(self.trainer, "datamodule", None)
+        return dm.env_kwargs if dm is not None else {}

@@ -1,0 +1,129 @@
+"""LightningCLI entry: ``python -m scale_pl fit|validate|test --config conf/....yaml``.
+
+Dimensions that must agree between the simulator and the policy (feature sizes) are linked
+from the data config, so swapping the encoder or the workload never needs them repeated.
+The resolved config goes to the MLflow run (params + ``config.yaml`` artifact), not to a log_dir.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from jsonargparse import Namespace
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import MLFlowLogger
+
+from scale_pl.algos.module import SCALEModule
+from scale_pl.data.datamodule import RolloutDataModule
+from scale_pl.errors import ScaleError
+from scale_pl.tracking import EXPERIMENT, artifact_location, git_commit, tracking_uri
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint` that writes to ``checkpoints/<MLflow run id>/`` unless ``dirpath`` is given,
+    saves on exceptions and Ctrl-C, and keeps ``last.ckpt``."""
+
+    def __init__(self, *args, save_last: bool = True, save_on_exception: bool = True, **kwargs) -> None:
+        super().__init__(*args, save_last=save_last, save_on_exception=save_on_exception, **kwargs)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.dirpath is None:
+            run = getattr(trainer.logger, "run_id", None) if trainer.is_global_zero else None
+            run = trainer.strategy.broadcast(run)
+            self.dirpath = str(Path(trainer.default_root_dir) / "checkpoints" / (run or "run"))
+        super().setup(trainer, pl_module, stage)
+
+
+class MLflowSaveConfig(SaveConfigCallback):
+    """Logs the resolved config to the MLflow run: flattened params, ``config.yaml`` and tags."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        logger = trainer.logger
+        if not isinstance(logger, MLFlowLogger) or not trainer.is_global_zero:
+            return
+        text = self.parser.dump(self.config, skip_none=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "config.yaml"
+            path.write_text(text)
+            logger.experiment.log_artifact(logger.run_id, str(path))
+        params = _flatten(yaml.safe_load(text))
+        logger.log_hyperparams({k: str(v)[:500] for k, v in params.items()})
+        cfg = self.config
+        encoder = cfg.model.policy.init_args.dag_encoder.class_path.rsplit(".", 1)[-1]
+        srr = cfg.model.srr
+        srr_on = srr is not None and any(
+            float(srr.init_args.get(k, 0) or 0) > 0 for k in ("decorrelation_weight", "kl_weight")
+        )
+        for key, value in {
+            "git_commit": git_commit(),
+            "encoder": encoder,
+            "srr": "on" if srr_on else "off",
+            "train_sizes": ",".join(str(n) for n in pl_module.trainer.datamodule.train_sizes),
+        }.items():
+            logger.experiment.set_tag(logger.run_id, key, value)
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+class SCALECLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.workload_config", "model.policy.init_args.task_dim",
+                              compute_fn=RolloutDataModule.task_dim)  # fmt: skip
+        parser.link_arguments("data.workload_config", "model.policy.init_args.dag_encoder.init_args.in_dim",
+                              compute_fn=RolloutDataModule.node_dim)  # fmt: skip
+        parser.link_arguments("data.cluster_config", "model.policy.init_args.server_dim",
+                              compute_fn=RolloutDataModule.server_dim)  # fmt: skip
+        parser.set_defaults(
+            {
+                "trainer.logger": {
+                    "class_path": "lightning.pytorch.loggers.MLFlowLogger",
+                    "init_args": {
+                        "experiment_name": EXPERIMENT,
+                        "tracking_uri": tracking_uri(),
+                        "artifact_location": artifact_location(tracking_uri()),
+                        "log_model": True,
+                    },
+                },
+                "trainer.num_sanity_val_steps": 0,
+            }
+        )
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        logger = config.trainer.logger
+        is_mlflow = isinstance(logger, Namespace) and "MLFlowLogger" in str(logger.get("class_path", ""))
+        if is_mlflow and not logger.init_args.get("tracking_uri"):
+            # MLFlowLogger would fall back to the `file:` store, which MLflow 3 refuses.
+            logger.init_args.tracking_uri = tracking_uri()
+
+
+def run_lightning_cli(argv: list[str]) -> int:
+    """Run the LightningCLI; configuration errors become one line on stderr and exit code 2."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        SCALECLI(
+            SCALEModule,
+            RolloutDataModule,
+            args=argv,
+            parser_kwargs={"parser_mode": "omegaconf"},
+            save_config_callback=MLflowSaveConfig,
+            save_config_kwargs={"save_to_log_dir": False, "overwrite": True},
+            auto_configure_optimizers=False,
+        )
+    except ScaleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,193 @@
+"""`RolloutDataModule`: owns the simulator, streams one PPO rollout per batch, fixed validation workloads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from scale_pl.data.rollout import Rollout, RolloutCollector
+from scale_pl.errors import ScaleError
+from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
+from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
+
+VAL_SEED_BASE = 1_000_000  # validation workloads (checkpoint choice)
+from scale_pl.evaluation.callback import TEST_SEED_BASE  # test workloads: never used for a choice
+
+
+class RolloutDataset(IterableDataset):
+    """``rollouts_per_epoch`` rollouts, each collected with the live policy when it is asked for.
+
+    Sized, so Lightning knows the epoch length and does not prefetch a batch with a stale policy.
+    """
+
+    def __init__(self, datamodule: RolloutDataModule) -> None:
+        self.datamodule = datamodule
+
+    def __len__(self) -> int:
+        return self.datamodule.rollouts_per_epoch
+
+    def __iter__(self) -> Iterator[Rollout]:
+        for _ in range(len(self)):
+            yield self.datamodule.collect()
+
+
+class ValidationDataset(IterableDataset):
+    """One item per validation cluster size: ``(N, WorkloadBatch of the validation seeds)``."""
+
+    def __init__(self, batches: dict[int, WorkloadBatch]) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self) -> Iterator[tuple[int, WorkloadBatch]]:
+        yield from self.batches.items()
+
+
+class RolloutDataModule(L.LightningDataModule):
+    """The simulator side of training.
+
+    Args:
+        workload_config: workload YAML (catalogue, pattern mix, rho).
+        cluster_config: cluster YAML (classes, mix, network).
+        train_sizes: cluster sizes N to train on; several = multi-scale (each environment draws one).
+        num_envs: environments per rollout.
+        rollout_steps: decisions per environment per rollout.
+        rollouts_per_epoch: rollouts (= optimizer phases) per epoch.
+        workflows_per_episode: workflows in each training workload.
+        pool_size: training workloads generated at setup; finished episodes restart on a random one.
+        val_sizes: cluster sizes N validated (zero-shot beyond the training N).
+        val_seeds: validation workloads per N.
+        val_workflows_per_server: workflows per validation workload = this x N.
+        rho: offered load (default: the workload config's).
+        reward_scale: return x reward_scale = minus the sum of response times.
+        time_scale: seconds mapped to 1 in the log-scaled time features.
+        seed: base seed; each DDP rank adds 1000 x rank, so ranks see different environments.
+    """
+
+    def __init__(
+        self,
+        workload_config: str = "conf/workload/default.yaml",
+        cluster_config: str = "conf/cluster/default.yaml",
+        train_sizes: list[int] | int = 16,
+        num_envs: int = 256,
+        rollout_steps: int = 64,
+        rollouts_per_epoch: int = 10,
+        workflows_per_episode: int = 30,
+        pool_size: int = 512,
+        val_sizes: list[int] | None = None,
+        val_seeds: int = 4,
+        val_workflows_per_server: int = 4,
+        rho: float | None = None,
+        reward_scale: float = 10.0,
+        time_scale: float = 2.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_sizes = [train_sizes] if isinstance(train_sizes, int) else list(train_sizes)
+        self.val_sizes = list(val_sizes) if val_sizes is not None else [self.train_sizes[0], 32, 48]
+        for name, values in (("train_sizes", self.train_sizes), ("val_sizes", self.val_sizes)):
+            if not values or any(n < 1 for n in values):
+                raise ScaleError(f"data.{name}: every N must be >= 1, got {values}")
+        counts = {
+            "num_envs": num_envs,
+            "rollout_steps": rollout_steps,
+            "rollouts_per_epoch": rollouts_per_epoch,
+            "workflows_per_episode": workflows_per_episode,
+            "pool_size": pool_size,
+            "val_seeds": val_seeds,
+            "val_workflows_per_server": val_workflows_per_server,
+        }
+        for name, value in counts.items():
+            if value < 1:
+                raise ScaleError(f"data.{name} must be >= 1, got {value}")
+        if rho is not None and not rho > 0:
+            raise ScaleError(f"data.rho must be > 0, got {rho}")
+        if reward_scale <= 0 or time_scale <= 0:
+            raise ScaleError("data.reward_scale and data.time_scale must be > 0")
+        self.workload_config, self.cluster_config = workload_config, cluster_config
+        self.num_envs, self.rollout_steps, self.rollouts_per_epoch = num_envs, rollout_steps, rollouts_per_epoch
+        self.workflows_per_episode, self.pool_size = workflows_per_episode, pool_size
+        self.val_seeds, self.val_workflows_per_server = val_seeds, val_workflows_per_server
+        self.rho, self.reward_scale, self.time_scale, self.seed = rho, reward_scale, time_scale, seed
+        # Fail on a bad config now, before any work starts.
+        self.generator = self._generator(workflows_per_episode)
+        self.spec = load_cluster_spec(cluster_config)
+        for n in {*self.train_sizes, *self.val_sizes}:
+            self.generator.arrival_rate(self.spec.make(n, self.generator.catalogue))
+        self.collector: RolloutCollector | None = None
+        self.val_batches: dict[int, WorkloadBatch] = {}
+        self.test_batches: dict[int, WorkloadBatch] = {}
+
+    def _generator(self, num_workflows: int):
+        overrides = {"num_workflows": num_workflows} | ({} if self.rho is None else {"rho": self.rho})
+        return load_generator(self.workload_config, **overrides)
+
+    @property
+    def env_kwargs(self) -> dict:
+        return {"reward_scale": self.reward_scale, "time_scale": self.time_scale}
+
+    @property
+    def rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.collector is None:
+            seed = self.seed + 1000 * self.rank
+            rng = np.random.default_rng(seed)
+            sizes = rng.choice(self.train_sizes, size=self.pool_size)
+            pairs = []
+            for i, n in enumerate(sizes):
+                cluster = self.spec.make(int(n), self.generator.catalogue)
+                pairs.append((self.generator.generate(cluster, seed * 100_003 + i), cluster))
+            pool = WorkloadBatch.from_pairs(pairs)
+            self.collector = RolloutCollector(pool, self.num_envs, self.rollout_steps, seed, **self.env_kwargs)
+        if stage in ("fit", "validate") and not self.val_batches:
+            self.val_batches = self.evaluation_batches(VAL_SEED_BASE)
+        if stage == "test" and not self.test_batches:
+            self.test_batches = self.evaluation_batches(TEST_SEED_BASE)
+
+    def evaluation_batches(self, seed_base: int) -> dict[int, WorkloadBatch]:
+        """``val_seeds`` workloads per N of ``val_sizes``, seeded from ``seed_base`` (identical for every method)."""
+        batches = {}
+        for n in self.val_sizes:
+            generator = self._generator(self.val_workflows_per_server * n)
+            cluster = self.spec.make(n, generator.catalogue)
+            seeds = range(seed_base + 1000 * n, seed_base + 1000 * n + self.val_seeds)
+            batches[n] = WorkloadBatch.from_pairs([(generator.generate(cluster, s), cluster) for s in seeds])
+        return batches
+
+    def collect(self) -> Rollout:
+        return self.collector.collect(self.trainer.lightning_module.policy)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(RolloutDataset(self), batch_size=None, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(ValidationDataset(self.val_batches), batch_size=None, num_workers=0)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(ValidationDataset(self.test_batches), batch_size=None, num_workers=0)
+
+    # Dimensions the policy must agree with (linked into the model config by the CLI).
+    @staticmethod
+    def task_dim(workload_config: str) -> int:
+        return task_feature_dim(len(read_yaml(workload_config)["catalogue"]))
+
+    @staticmethod
+    def node_dim(workload_config: str) -> int:
+        return node_feature_dim(len(read_yaml(workload_config)["catalogue"]))
+
+    @staticmethod
+    def server_dim(cluster_config: str) -> int:
+        return server_feature_dim(len(read_yaml(cluster_config)["classes"]))
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        if isinstance(batch, tuple) and isinstance(batch[1], WorkloadBatch):
+            return batch[0], batch[1].to(device)
+        return batch  # rollouts are collected on the module's device already

@@ -1,0 +1,77 @@
+"""`FinalEvaluation`: after fit, the best checkpoint against the heuristics across N on test seeds."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from scale_pl.baselines import make_heuristic
+from scale_pl.evaluation.across_n import evaluate_across_n, format_table
+from scale_pl.models.policy import GreedyPolicy
+
+TEST_SEED_BASE = 2_000_000
+
+
+class FinalEvaluation(L.Callback):
+    """Loads the best checkpoint's weights, evaluates the policy and the heuristics on the same seeded
+    test workloads at each N, prints the markdown table and logs it (and ``final/N{n}/{method}_art``)
+    to MLflow.
+
+    Args:
+        sizes: cluster sizes N.
+        seeds: test workloads per N (seeds ``2_000_000 + i``, never used for training or selection).
+        workflows_per_server: workflows per workload = this x N.
+        heuristics: heuristic baselines to run beside the policy.
+    """
+
+    def __init__(
+        self,
+        sizes: list[int] | None = None,
+        seeds: int = 4,
+        workflows_per_server: int = 4,
+        heuristics: list[str] | None = None,
+    ) -> None:
+        self.sizes = list(sizes) if sizes is not None else [16, 32, 48]
+        self.seeds, self.workflows_per_server = seeds, workflows_per_server
+        self.heuristics = (
+            heuristics if heuristics is not None else ["random", "round_robin", "least_loaded", "eft", "rank_eft"]
+        )
+        for name in self.heuristics:
+            make_heuristic(name)
+        self.table: str | None = None
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.interrupted:
+            return
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if best and Path(best).is_file():
+            state = torch.load(best, map_location=pl_module.device, weights_only=False)["state_dict"]
+            pl_module.load_state_dict(state)
+        policies = {"scale": lambda: GreedyPolicy(pl_module.policy)}
+        policies |= {name: (lambda name=name: make_heuristic(name)) for name in self.heuristics}
+        dm = trainer.datamodule
+        rows = evaluate_across_n(
+            policies,
+            dm.workload_config,
+            dm.cluster_config,
+            self.sizes,
+            range(TEST_SEED_BASE, TEST_SEED_BASE + self.seeds),
+            self.workflows_per_server,
+            dm.rho,
+            progress=lambda s: print(f"  final evaluation: {s}", flush=True),
+        )
+        self.table = format_table(rows)
+        print(
+            f"\nTest workloads ({self.seeds} per N), checkpoint {best or '(last weights)'}:\n{self.table}\n", flush=True
+        )
+        logger = trainer.logger
+        if logger is not None:
+            logger.log_metrics({f"final/N{r.num_servers}/{r.method}_art": r.art for r in rows})
+            if hasattr(logger, "experiment") and hasattr(logger, "run_id"):
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "final_evaluation.md"
+                    path.write_text(self.table + "\n")
+                    logger.experiment.log_artifact(logger.run_id, str(path))

@@ -1,0 +1,60 @@
+"""PPO maths against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from scale_pl.algos.ppo import explained_variance, gae, ppo_losses
+
+
+def test_gae_matches_hand_computation_with_an_episode_end() -> None:
+    # gamma 0.9, lambda 0.8; the episode ends with step 1, so step 1 bootstraps nothing.
+    rewards = torch.tensor([[1.0], [2.0], [3.0]])
+    values = torch.tensor([[0.5], [1.0], [1.5]])
+    dones = torch.tensor([[False], [True], [False]])
+    adv, ret = gae(rewards, values, dones, torch.tensor([2.0]), gamma=0.9, lam=0.8)
+    # t=2: 3 + 0.9*2.0 - 1.5 = 3.3; t=1: 2 - 1.0 = 1.0; t=0: (1 + 0.9*1.0 - 0.5) + 0.9*0.8*1.0 = 2.12
+    assert adv.flatten().tolist() == pytest.approx([2.12, 1.0, 3.3])
+    assert ret.flatten().tolist() == pytest.approx([2.62, 2.0, 4.8])
+
+
+def test_gae_with_lambda_one_is_the_discounted_return_minus_value() -> None:
+    rewards = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    values = torch.zeros(2, 2)
+    adv, _ = gae(rewards, values, torch.zeros(2, 2, dtype=torch.bool), torch.tensor([10.0, 0.0]), gamma=0.5, lam=1.0)
+    assert adv[:, 0].tolist() == pytest.approx([1 + 0.5 * 1 + 0.25 * 10, 1 + 0.5 * 10])
+    assert adv[:, 1].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_clipped_surrogate_value_loss_and_diagnostics() -> None:
+    new = torch.log(torch.tensor([0.5, 0.2]))
+    old = torch.log(torch.tensor([0.4, 0.4]))  # ratios 1.25 and 0.5
+    out = ppo_losses(new, old, advantages=torch.tensor([1.0, -1.0]), new_value=torch.tensor([1.0, 2.0]),
+                     old_value=torch.tensor([1.0, 2.0]), returns=torch.tensor([0.0, 4.0]),
+                     entropy=torch.tensor([0.3, 0.5]), clip=0.2)  # fmt: skip
+    # max(-1.25, -1.2) = -1.2 and max(0.5, 0.8) = 0.8 -> mean -0.2
+    assert out["policy_loss"].item() == pytest.approx(-0.2)
+    assert out["value_loss"].item() == pytest.approx(0.5 * (1 + 4) / 2)
+    assert out["entropy"].item() == pytest.approx(0.4)
+    kl = ((0.25 - math.log(1.25)) + (-0.5 - math.log(0.5))) / 2
+    assert out["approx_kl"].item() == pytest.approx(kl)
+    assert out["clipfrac"].item() == 1.0
+
+
+def test_value_clipping_takes_the_pessimistic_error() -> None:
+    out = ppo_losses(torch.zeros(1), torch.zeros(1), torch.ones(1), new_value=torch.tensor([3.0]),
+                     old_value=torch.tensor([0.0]), returns=torch.tensor([3.0]), entropy=torch.zeros(1),
+                     clip=0.2, value_clip=1.0)  # fmt: skip
+    # unclipped error 0; clipped value 1.0 -> error 4; max -> 0.5 * 4
+    assert out["value_loss"].item() == pytest.approx(2.0)
+    assert out["policy_loss"].item() == pytest.approx(-1.0) and out["clipfrac"].item() == 0.0
+
+
+def test_explained_variance() -> None:
+    target = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert explained_variance(target, target).item() == pytest.approx(1.0)
+    assert explained_variance(torch.full_like(target, 2.5), target).item() == pytest.approx(0.0)
+    assert math.isnan(explained_variance(target, torch.ones(4)).item())
