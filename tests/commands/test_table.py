@@ -13,7 +13,9 @@ from scale_pl.sim.config import CONF_DIR
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scale_pl", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "scale_pl", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -30,7 +32,13 @@ def test_table_prints_every_heuristic_with_ratios(tmp_path: Path) -> None:
     proc = cli("table", "--sizes", "4", "--seeds", "1", "--workflows-per-server", "3", "--json", str(out))
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("| 4 |")]
-    assert [line.split("|")[2].strip() for line in lines] == ["random", "round_robin", "least_loaded", "eft", "rank_eft"]
+    assert [line.split("|")[2].strip() for line in lines] == [
+        "random",
+        "round_robin",
+        "least_loaded",
+        "eft",
+        "rank_eft",
+    ]
     eft = next(line for line in lines if "| eft |" in line)
     assert eft.split("|")[6].strip() == "1.000"
     assert out.exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from scale_pl.sim.patterns import PATTERNS
 from scale_pl.sim.workload import Workload
 
 
-@lru_cache(maxsize=None)
+@cache
 def random_setup(seed: int) -> tuple[Workload, Cluster]:
     """A random catalogue, cluster (N in 1..64, 1-4 slots) and workload; transfers on or off."""
     rng = np.random.default_rng(seed)
@@ -42,7 +42,9 @@ def random_setup(seed: int) -> tuple[Workload, Cluster]:
         speeds = {n: float(rng.uniform(0.3, 3.0)) for n, r in zip(names, runs, strict=True) if r}
         classes.append(ServerClass(f"class{c}", speeds, slots=int(rng.integers(1, 5))))
     mix = {c.name: float(rng.uniform(0.1, 1.0)) for c in classes}
-    network = Network(latency=float(rng.uniform(0, 0.05)) if transfers else 0.0, bandwidth_mbps=float(rng.uniform(5, 200)))
+    network = Network(
+        latency=float(rng.uniform(0, 0.05)) if transfers else 0.0, bandwidth_mbps=float(rng.uniform(5, 200))
+    )
     spec = ClusterSpec(classes, mix, network)
     n_servers = int(rng.integers(1, 65))
     cluster = spec.make(n_servers, catalogue)

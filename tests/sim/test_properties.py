@@ -45,7 +45,7 @@ def scenarios(draw) -> tuple[Workload, Cluster, list[int]]:
         )
         for c in range(n_classes)
     ]
-    server_class = np.array([0] + draw(st.lists(st.integers(0, n_classes - 1), max_size=5)))
+    server_class = np.array([0, *draw(st.lists(st.integers(0, n_classes - 1), max_size=5))])
     network = Network(latency=draw(st.floats(0, 0.5)), bandwidth_mbps=draw(st.floats(1, 100)))
     flows = [draw(workflows(i)) for i in range(draw(st.integers(1, 4)))]
     choices = draw(st.lists(st.integers(0, 1000), min_size=30, max_size=30))
@@ -112,8 +112,8 @@ def test_no_server_runs_more_tasks_than_slots(scenario) -> None:
     env, _, _ = run(workload, cluster, choices)
     rows = schedule(env, workload).values()
     for n in range(cluster.num_servers):
-        events = sorted([(s, 1) for srv, s, f in rows if srv == n and f > s] + [(f, -1) for srv, s, f in rows if srv == n and f > s],
-                        key=lambda e: (e[0], e[1]))  # fmt: skip
+        mine = [(s, f) for srv, s, f in rows if srv == n and f > s]
+        events = sorted([(s, 1) for s, _ in mine] + [(f, -1) for _, f in mine])
         running = 0
         for _, delta in events:  # at equal times the finish (-1) is processed first
             running += delta

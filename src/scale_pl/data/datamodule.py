@@ -11,12 +11,10 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from scale_pl.data.rollout import Rollout, RolloutCollector
 from scale_pl.errors import ScaleError
+from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
 from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
-
-VAL_SEED_BASE = 1_000_000  # validation workloads (checkpoint choice)
-from scale_pl.evaluation.callback import TEST_SEED_BASE  # test workloads: never used for a choice
 
 
 class RolloutDataset(IterableDataset):

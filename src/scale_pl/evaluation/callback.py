@@ -11,8 +11,7 @@ import torch
 from scale_pl.baselines import make_heuristic
 from scale_pl.evaluation.across_n import evaluate_across_n, format_table
 from scale_pl.models.policy import GreedyPolicy
-
-TEST_SEED_BASE = 2_000_000
+from scale_pl.seeds import TEST_SEED_BASE
 
 
 class FinalEvaluation(L.Callback):
