@@ -124,3 +124,19 @@ def test_finished_environments_ignore_actions_and_get_zero_reward() -> None:
             assert bool(done[0]) and reward[0].item() == 0.0
     assert steps == 6
     assert math.isfinite(env.metrics()["art"][0].item())
+
+
+def test_observation_features_stay_finite_with_padded_servers_and_finished_envs() -> None:
+    from scale_pl.sim.config import load_cluster_spec, load_generator
+
+    generator, spec = load_generator(num_workflows=4), load_cluster_spec()
+    pairs = [(generator.generate(spec.make(n, generator.catalogue), i), spec.make(n, generator.catalogue))
+             for i, n in enumerate([4, 16, 9])]  # fmt: skip
+    env = make_env(pairs)
+    obs, policy = env.observe(), EarliestFinishTime()
+    while not bool(env.done.all()):
+        for name in ("task", "nodes", "servers"):
+            assert torch.isfinite(getattr(obs, name)).all(), name
+        assert not (obs.mask & obs.done[:, None]).any()  # finished envs offer no server
+        assert not obs.mask[0, 4:].any()  # padded servers are never feasible
+        obs, _, _ = env.step(policy(obs))
