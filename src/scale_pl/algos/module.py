@@ -118,6 +118,7 @@ class SCALEModule(L.LightningModule):
         stats["explained_variance"] = explained_variance(flat["values"], flat["returns"])
         stats["reward"] = rollout.rewards.mean()
         stats["update_s"] = torch.tensor(time.perf_counter() - t0)
+        stats["rollout_s"] = torch.tensor(rollout.seconds)
         stats["lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
         self.log_dict({f"train/{k}": v.float() for k, v in stats.items()}, on_step=True, on_epoch=False)
         if rollout.episode_returns.numel():

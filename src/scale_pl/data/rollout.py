@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import time
+
 import torch
 
 from scale_pl.sim.batch import WorkloadBatch
@@ -31,6 +33,7 @@ class Rollout:
             that ended with step ``t`` (its environment restarted on a new workload).
         last_value: ``[B]`` critic value of the state after the last step (bootstrap).
         episode_returns, episode_art: ``[E]`` of the episodes that ended during the rollout.
+        seconds: wall time of the collection.
     """
 
     obs: Observation
@@ -42,6 +45,7 @@ class Rollout:
     last_value: torch.Tensor
     episode_returns: torch.Tensor
     episode_art: torch.Tensor
+    seconds: float = 0.0
 
     @property
     def num_steps(self) -> int:
@@ -84,6 +88,7 @@ class RolloutCollector:
     @torch.no_grad()
     def collect(self, policy: torch.nn.Module) -> Rollout:
         """``num_steps`` steps of every environment with ``policy`` sampling its actions."""
+        t0 = time.perf_counter()
         device = next(policy.parameters()).device
         if self.env is None or self.env.busy.device != device:
             self._start(device)
@@ -127,4 +132,5 @@ class RolloutCollector:
             last_value=last_value,
             episode_returns=torch.cat(ended_returns) if ended_returns else empty,
             episode_art=torch.cat(ended_art) if ended_art else empty,
+            seconds=time.perf_counter() - t0,
         )
