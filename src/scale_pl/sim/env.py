@@ -16,6 +16,7 @@ import torch
 
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.features import observe, static_features
+from scale_pl.sim.indexing import put_rows, rows
 from scale_pl.sim.lower_bound import longest_path
 from scale_pl.sim.observation import Observation
 
@@ -143,29 +144,29 @@ class SchedulingEnv:
         bi = self.b_idx
         act = ~self.done
         action = action.to(self.n_idx.device).long()
-        if self.check_actions and not bool((self.cur_mask[bi, action] | ~act).all()):
-            bad = int((~self.cur_mask[bi, action] & act).nonzero()[0, 0])
+        if self.check_actions and not bool((rows(self.cur_mask, action) | ~act).all()):
+            bad = int((~rows(self.cur_mask, action) & act).nonzero()[0, 0])
             raise ValueError(f"environment {bad}: server {int(action[bad])} cannot run its current task")
         f = self.cur_task
-        start = self.cur_start[bi, action]
-        finish = (
-            start + b.latency[bi, self.cur_type] + b.work[bi, f] / b.speed[bi, action, self.cur_type].clamp_min(1e-30)
-        )
+        start = rows(self.cur_start, action)
+        speed = rows(self.cur_speed, action)
+        finish = start + rows(b.latency, self.cur_type) + rows(b.work, f) / speed.clamp_min(1e-30)
 
-        def put(t: torch.Tensor, value: torch.Tensor) -> None:
-            t[bi, f] = torch.where(act, value, t[bi, f])
+        def put(t: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> None:
+            put_rows(t, idx, torch.where(act, value, rows(t, idx)))
 
-        put(self.server, action)
-        put(self.start, start)
-        put(self.finish, finish)
-        put(self.ready, torch.full_like(start, INF))
-        self.decided[bi, f] |= act
-        slot = self.cur_slot[bi, action]
-        self.slot_free[bi, action, slot] = torch.where(act, finish, self.slot_free[bi, action, slot])
-        pos = self.recent_pos[bi, action]
-        self.recent_start[bi, action, pos] = torch.where(act, start, self.recent_start[bi, action, pos])
-        self.recent_finish[bi, action, pos] = torch.where(act, finish, self.recent_finish[bi, action, pos])
-        self.recent_pos[bi, action] = torch.where(act, (pos + 1) % self.queue_window, pos)
+        put(self.server, f, action)
+        put(self.start, f, start)
+        put(self.finish, f, finish)
+        put(self.ready, f, torch.full_like(start, INF))
+        put(self.decided, f, torch.ones_like(act))
+        n_flat = bi * self.n_idx.numel() + action  # (env, server) as one index
+        slot_free = self.slot_free.view(-1, self.slot_free.shape[2])
+        self._put_slot(slot_free, n_flat, rows(self.cur_slot, action), finish, act)
+        pos = rows(self.recent_pos, action)
+        self._put_slot(self.recent_start.view(-1, self.queue_window), n_flat, pos, start, act)
+        self._put_slot(self.recent_finish.view(-1, self.queue_window), n_flat, pos, finish, act)
+        put(self.recent_pos, action, (pos + 1) % self.queue_window)
         self.busy += torch.where(act, finish - start, 0.0)
         self.num_decisions += act.long()
 
@@ -176,10 +177,19 @@ class SchedulingEnv:
         self._per_server()
         return self.observe(), reward, self.done
 
+    @staticmethod
+    def _put_slot(
+        t: torch.Tensor, row: torch.Tensor, col: torch.Tensor, value: torch.Tensor, act: torch.Tensor
+    ) -> None:
+        """``t[row, col] = value`` where ``act`` (``t`` a contiguous 2-D view), one flat index per env."""
+        flat = t.view(-1)
+        i = row * t.shape[1] + col
+        flat.index_copy_(0, i, torch.where(act, value, flat.index_select(0, i)))
+
     def _release_children(self, f: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
         """Count the placed task off each child's parents; a child whose parents are all placed becomes ready."""
-        ch = self.batch.children[self.b_idx, f]  # [B, Q]
-        chm = self.batch.child_mask[self.b_idx, f] & act[:, None]
+        ch = rows(self.batch.children, f)  # [B, Q]
+        chm = rows(self.batch.child_mask, f) & act[:, None]
         left = self.parents_left.gather(1, ch) - chm.long()
         self.parents_left.scatter_(1, ch, left)
         old_lb = self.ready_lb.gather(1, ch)
@@ -189,24 +199,26 @@ class SchedulingEnv:
         self.ready.scatter_(1, ch, torch.where(chm & (left == 0), lb, old_ready))
 
     def _close_workflow(self, finish: torch.Tensor, act: torch.Tensor) -> None:
-        bi, w = self.b_idx, self.cur_wf
+        w = self.cur_wf
         bs, w1, m = self.batch.shape
-        self.wf_min[bi, w] = self.ready.view(bs, w1, m)[bi, w].amin(-1)
-        self.wf_left[bi, w] -= act.long()
-        self.wf_finish[bi, w] = torch.where(act, torch.maximum(self.wf_finish[bi, w], finish), self.wf_finish[bi, w])
-        self.wf_rem_work[bi, w] -= torch.where(act, self.batch.exp_work[bi, self.cur_task], 0.0)
-        closed = act & (self.wf_left[bi, w] == 0)
-        self.completion[bi, w] = torch.where(closed, self.wf_finish[bi, w], self.completion[bi, w])
+        put_rows(self.wf_min, w, rows(self.ready.view(bs, w1, m), w).amin(-1))
+        left = rows(self.wf_left, w) - act.long()
+        put_rows(self.wf_left, w, left)
+        wf_finish = torch.where(act, torch.maximum(rows(self.wf_finish, w), finish), rows(self.wf_finish, w))
+        put_rows(self.wf_finish, w, wf_finish)
+        placed_work = torch.where(act, rows(self.batch.exp_work, self.cur_task), 0.0)
+        put_rows(self.wf_rem_work, w, rows(self.wf_rem_work, w) - placed_work)
+        put_rows(self.completion, w, torch.where(act & (left == 0), wf_finish, rows(self.completion, w)))
 
     def _select_next(self) -> None:
         """The next task per environment: smallest ready time, then earliest workflow, then lowest index."""
         bs, w1, m = self.batch.shape
         w = self.wf_min.argmin(1)
-        t = self.ready.view(bs, w1, m)[self.b_idx, w].argmin(-1)
+        t = rows(self.ready.view(bs, w1, m), w).argmin(-1)
         self.cur_wf, self.cur_task = w, w * m + t
-        self.clock = self.wf_min[self.b_idx, w]
+        self.clock = rows(self.wf_min, w)
         self.done = torch.isinf(self.clock)
-        self.cur_type = self.batch.type[self.b_idx, self.cur_task]
+        self.cur_type = rows(self.batch.type, self.cur_task)
 
     def _integral_until(self, t: torch.Tensor) -> torch.Tensor:
         """Integral over [0, t] of the number of workflows in the system, ``[B]`` (t may be inf)."""
@@ -222,9 +234,9 @@ class SchedulingEnv:
 
     def _per_server(self) -> None:
         """Quantities of placing the current task on each server: transfer, slot, start, mask ``[B, N]``."""
-        b, bi = self.batch, self.b_idx
-        par = b.parents[bi, self.cur_task]  # [B, P]
-        p_server = torch.where(b.parent_mask[bi, self.cur_task], self.server.gather(1, par), -1)
+        b = self.batch
+        par = rows(b.parents, self.cur_task)  # [B, P]
+        p_server = torch.where(rows(b.parent_mask, self.cur_task), self.server.gather(1, par), -1)
         p_cost = torch.where(
             p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0
         )
@@ -237,7 +249,8 @@ class SchedulingEnv:
         free, self.cur_slot = self.slot_free.min(-1)
         self.cur_free = free
         self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, free)
-        self.cur_speed = b.speed[bi, :, self.cur_type]
+        by_type = self.cur_type[:, None, None].expand(-1, b.speed.shape[1], 1)
+        self.cur_speed = b.speed.gather(2, by_type).squeeze(2)
         self.cur_mask = (self.cur_speed > 0) & b.server_valid
 
     # -- outputs ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from scale_pl.sim.indexing import rows
 from scale_pl.sim.observation import Observation
 
 if TYPE_CHECKING:
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 def observe(env: SchedulingEnv) -> Observation:
     """Task, workflow-DAG and server features of each environment's current decision."""
-    b, bi = env.batch, env.b_idx
+    b = env.batch
     bs, w1, m = b.shape
     ts = env.time_scale
     done = env.done
@@ -27,22 +28,22 @@ def observe(env: SchedulingEnv) -> Observation:
         return torch.log1p(x.clamp_min(0.0) / ts)
 
     # Raw per-server quantities (seconds from now) for heuristics.
-    exp_work = b.exp_work[bi, cur]
-    duration = b.latency[bi, env.cur_type][:, None] + exp_work[:, None] / env.cur_speed.clamp_min(1e-30)
+    exp_work = rows(b.exp_work, cur)
+    duration = rows(b.latency, env.cur_type)[:, None] + exp_work[:, None] / env.cur_speed.clamp_min(1e-30)
     feasible = env.cur_mask & ~done[:, None]
     est_finish = torch.where(feasible, env.cur_start + duration - now[:, None], float("inf"))
     backlog = (env.cur_free - now[:, None]).clamp_min(0.0)  # inf on padded servers
 
     # The current workflow's tasks: static features (type one-hot, work, bottom level) were
     # built once at reset; the state one-hot is derived from start/finish/parents-left.
-    rows = env.cur_wf[:, None] * m + torch.arange(m, device=cur.device)  # [B, M]
-    node_mask = b.task_valid.gather(1, rows)
-    start, finish = env.start.gather(1, rows), env.finish.gather(1, rows)
+    wf_tasks = env.cur_wf[:, None] * m + torch.arange(m, device=cur.device)  # [B, M]
+    node_mask = b.task_valid.gather(1, wf_tasks)
+    start, finish = env.start.gather(1, wf_tasks), env.finish.gather(1, wf_tasks)
     decided = torch.isfinite(start)
-    waiting_parents = env.parents_left.gather(1, rows) > 0
+    waiting_parents = env.parents_left.gather(1, wf_tasks) > 0
     n_now = now[:, None]
-    bl_rows = env.bottom_level.gather(1, rows)
-    bl = env.bottom_level[bi, cur]
+    bl_rows = env.bottom_level.gather(1, wf_tasks)
+    bl = rows(env.bottom_level, cur)
     slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
     dynamic = torch.stack(
         (
@@ -51,14 +52,14 @@ def observe(env: SchedulingEnv) -> Observation:
             decided & (start > n_now),
             ~decided & ~waiting_parents & node_mask,
             ~decided & waiting_parents,
-            rows == cur[:, None],
+            wf_tasks == cur[:, None],
         ),
         dim=-1,
     )
-    static = env.node_static.view(bs, w1, m, -1)[bi, env.cur_wf]  # [B, M, K + 2]
+    static = rows(env.node_static.view(bs, w1, m, -1), env.cur_wf)  # [B, M, K + 2]
     nodes = torch.cat((static, dynamic.float()), dim=-1)
 
-    n_children = b.child_mask[bi, cur].sum(-1)
+    n_children = rows(b.child_mask, cur).sum(-1)
     task = torch.cat(
         (
             F.one_hot(env.cur_type, k).to(now.dtype),
@@ -67,8 +68,8 @@ def observe(env: SchedulingEnv) -> Observation:
                     scaled(exp_work),
                     scaled(bl),
                     torch.log1p(n_children.to(now.dtype)),
-                    scaled(now - b.arrival[bi, env.cur_wf].clamp_max(1e300)),
-                    scaled(env.wf_rem_work[bi, env.cur_wf]),
+                    scaled(now - rows(b.arrival, env.cur_wf).clamp_max(1e300)),
+                    scaled(rows(env.wf_rem_work, env.cur_wf)),
                 ),
                 dim=-1,
             ),
@@ -81,8 +82,8 @@ def observe(env: SchedulingEnv) -> Observation:
         task=task,
         nodes=nodes,
         node_mask=node_mask,
-        edges=b.edges[bi, env.cur_wf],
-        edge_mask=b.edge_mask[bi, env.cur_wf],
+        edges=rows(b.edges, env.cur_wf),
+        edge_mask=rows(b.edge_mask, env.cur_wf),
         current=cur - env.cur_wf * m,
         servers=servers,
         mask=feasible,

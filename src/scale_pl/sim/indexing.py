@@ -1,0 +1,26 @@
+"""Per-environment row access: ``t[b, idx[b]]`` done as one contiguous ``index_select``/``index_copy_``.
+
+Advanced indexing with two index tensors is several times slower on CPU than selecting rows
+of a flattened view; these helpers are the simulator's hot path.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _flat(t: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    b, r = t.shape[:2]
+    return t.view(b * r, *t.shape[2:]), torch.arange(b, device=idx.device) * r + idx
+
+
+def rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[b, idx[b]]`` for every b: ``[B, R, *rest]``, ``[B]`` -> ``[B, *rest]`` (a copy)."""
+    flat, i = _flat(t, idx)
+    return flat.index_select(0, i)
+
+
+def put_rows(t: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> None:
+    """``t[b, idx[b]] = value[b]`` for every b, in place (``t`` must be contiguous)."""
+    flat, i = _flat(t, idx)
+    flat.index_copy_(0, i, value.to(t.dtype))
