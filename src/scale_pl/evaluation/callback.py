@@ -10,6 +10,7 @@ import torch
 
 from scale_pl.baselines import make_heuristic
 from scale_pl.evaluation.across_n import evaluate_across_n, format_table
+from scale_pl.evaluation.plots import plot_art_vs_n
 from scale_pl.models.policy import GreedyPolicy
 from scale_pl.seeds import TEST_SEED_BASE
 
@@ -71,6 +72,8 @@ class FinalEvaluation(L.Callback):
             logger.log_metrics({f"final/N{r.num_servers}/{r.method}_art": r.art for r in rows})
             if hasattr(logger, "experiment") and hasattr(logger, "run_id"):
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "final_evaluation.md"
-                    path.write_text(self.table + "\n")
-                    logger.experiment.log_artifact(logger.run_id, str(path))
+                    table = Path(tmp) / "final_evaluation.md"
+                    table.write_text(self.table + "\n")
+                    plot = plot_art_vs_n(rows, Path(tmp) / "art_vs_n.png")
+                    for path in (table, plot):
+                        logger.experiment.log_artifact(logger.run_id, str(path))
