@@ -15,6 +15,7 @@ COMMANDS = {
     "generate": ("scale_pl.commands.generate", "write a generated workload to a JSON file"),
     "schedule": ("scale_pl.commands.schedule", "schedule a workload file on a cluster file with a policy"),
     "table": ("scale_pl.commands.table", "heuristics' ART across cluster sizes, vs EFT and the lower bound"),
+    "evaluate": ("scale_pl.commands.evaluate", "trained checkpoints and heuristics across N on test workloads"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train a policy (LightningCLI; --config conf/....yaml)",
