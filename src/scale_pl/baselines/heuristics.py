@@ -139,10 +139,15 @@ HEURISTICS = {
     "eft": EarliestFinishTime,
     "rank_eft": RankAwareEFT,
 }
+SEARCH_POLICIES = ("lookahead",)  # evaluation-only references, built by make_heuristic
 
 
 def make_heuristic(name: str, seed: int = 0) -> Policy:
     """A heuristic by name; a clear error for an unknown one."""
+    if name == "lookahead":
+        from scale_pl.baselines.lookahead import Lookahead
+
+        return Lookahead()
     if name not in HEURISTICS:
-        raise ScaleError(f"unknown policy {name!r} (heuristics: {', '.join(HEURISTICS)})")
+        raise ScaleError(f"unknown policy {name!r} (heuristics: {', '.join(HEURISTICS)}, lookahead)")
     return RandomPolicy(seed) if name == "random" else HEURISTICS[name]()

@@ -133,6 +133,23 @@ class SchedulingEnv:
             if isinstance(value, torch.Tensor):
                 getattr(self.batch, f.name)[idx] = value
 
+    def repeat_interleave(self, copies: int) -> SchedulingEnv:
+        """A new environment of ``B x copies`` rows: row ``b * copies + j`` is a copy of row ``b``.
+
+        What-if search (:class:`~scale_pl.baselines.lookahead.Lookahead`) steps copies independently.
+        """
+        clone = SchedulingEnv(reward_scale=self.reward_scale, time_scale=self.time_scale,
+                              queue_window=self.queue_window, util_window=self.util_window,
+                              check_actions=self.check_actions)  # fmt: skip
+        rows_of = torch.arange(self.b_idx.numel(), device=self.b_idx.device).repeat_interleave(copies)
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx"):
+                setattr(clone, name, value.index_select(0, rows_of))
+        clone.batch = self.batch.select(rows_of)
+        clone.b_idx = torch.arange(rows_of.numel(), device=rows_of.device)
+        clone.n_idx = self.n_idx
+        return clone
+
     # -- stepping --------------------------------------------------------------------------------
     def step(self, action: torch.Tensor) -> tuple[Observation, torch.Tensor, torch.Tensor]:
         """Place each environment's current task on server ``action`` [B].

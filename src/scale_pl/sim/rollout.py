@@ -16,6 +16,8 @@ from scale_pl.sim.workload import Workload
 def run_episode(env: SchedulingEnv, policy, max_steps: int | None = None) -> torch.Tensor:
     """Step every environment to the end under ``policy``; returns the return ``[B]``."""
     obs = env.observe()
+    if hasattr(policy, "bind"):  # policies that search over copies of the environment
+        policy.bind(env)
     policy.reset(obs.batch_size)
     ret = torch.zeros_like(env.busy)
     steps = 0
