@@ -16,6 +16,7 @@ COMMANDS = {
     "schedule": ("scale_pl.commands.schedule", "schedule a workload file on a cluster file with a policy"),
     "table": ("scale_pl.commands.table", "heuristics' ART across cluster sizes, vs EFT and the lower bound"),
     "evaluate": ("scale_pl.commands.evaluate", "trained checkpoints and heuristics across N on test workloads"),
+    "compare": ("scale_pl.commands.compare", "markdown table and plots from the runs of an MLflow experiment"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train a policy (LightningCLI; --config conf/....yaml)",

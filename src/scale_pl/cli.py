@@ -65,6 +65,7 @@ class MLflowSaveConfig(SaveConfigCallback):
             "encoder": encoder,
             "srr": "on" if srr_on else "off",
             "train_sizes": ",".join(str(n) for n in pl_module.trainer.datamodule.train_sizes),
+            "seed": str(cfg.get("seed_everything")),
         }.items():
             logger.experiment.set_tag(logger.run_id, key, value)
 

@@ -1,0 +1,115 @@
+"""Comparing MLflow runs: one row per method (encoder x SRR x training sizes), mean and 95% interval over seeds."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+FINAL = re.compile(r"^final/N(\d+)/(.+)_art$")
+ZSTAT = re.compile(r"^val/N(\d+)/z_(mean|std|kl)$")
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+@dataclass
+class MethodStats:
+    """Per N: the values of one method over its runs (seeds)."""
+
+    art: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    z: dict[str, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    runs: int = 0
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of the 95% t-interval (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return mean, T975.get(len(values) - 1, 1.96) * sd / math.sqrt(len(values))
+
+
+def method_label(tags: dict[str, str]) -> str:
+    label = f"scale[{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
+    sizes = tags.get("train_sizes", "")
+    return label + (f", N={sizes}]" if sizes and sizes != "16" else "]")
+
+
+def collect(runs) -> dict[str, MethodStats]:
+    """Group finished MLflow runs into methods; heuristics' final ART become methods of their own."""
+    stats: dict[str, MethodStats] = defaultdict(MethodStats)
+    seen_heuristics: set[tuple[str, int]] = set()
+    for run in runs:
+        label = method_label(run.data.tags)
+        stats[label].runs += 1
+        for key, value in run.data.metrics.items():
+            if m := FINAL.match(key):
+                n, method = int(m.group(1)), m.group(2)
+                if method == "scale":
+                    stats[label].art[n].append(value)
+                elif (method, n) not in seen_heuristics:  # identical test workloads: one value per N
+                    seen_heuristics.add((method, n))
+                    stats[method].art[n].append(value)
+            elif m := ZSTAT.match(key):
+                stats[label].z[m.group(2)][int(m.group(1))].append(value)
+    return dict(stats)
+
+
+def markdown(stats: dict[str, MethodStats], reference: str = "eft") -> str:
+    sizes = sorted({n for s in stats.values() for n in s.art})
+    ref = {n: interval(stats[reference].art[n])[0] for n in sizes if reference in stats and stats[reference].art.get(n)}
+    head = "| method | runs | " + " | ".join(f"N={n} ART (s)" for n in sizes) + " | " + \
+        " | ".join(f"N={n} / {reference.upper()}" for n in sizes) + " |"  # fmt: skip
+    lines = [head, "|---|---:|" + "---:|" * (2 * len(sizes))]
+    for name, s in stats.items():
+        cells = []
+        for n in sizes:
+            if s.art.get(n):
+                mean, half = interval(s.art[n])
+                cells.append(f"{mean:.2f} ± {half:.2f}" if half else f"{mean:.2f}")
+            else:
+                cells.append("-")
+        ratios = [f"{interval(s.art[n])[0] / ref[n]:.3f}" if s.art.get(n) and n in ref else "-" for n in sizes]
+        lines.append(f"| {name} | {s.runs or '-'} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines)
+
+
+def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
+    """``art_vs_n.png`` (mean and interval per method) and ``z_stats_vs_n.png`` (z mean, std, KL per N)."""
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, s) in enumerate(stats.items()):
+        sizes = sorted(s.art)
+        if not sizes or max(interval(s.art[n])[0] for n in sizes) > 100:  # diverging baselines off-scale
+            continue
+        means, halves = zip(*(interval(s.art[n]) for n in sizes), strict=True)
+        ax.errorbar(sizes, means, yerr=halves, marker="o", capsize=3, label=name, color=f"C{i % 10}")
+    ax.set(xlabel="servers N", ylabel="ART (s)", title="ART across cluster sizes (test workloads)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths = [out / "art_vs_n.png"]
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for ax, stat in zip(axes, ("mean", "std", "kl"), strict=True):
+        for i, (name, s) in enumerate(stats.items()):
+            series = s.z.get(stat)
+            if series:
+                sizes = sorted(series)
+                ax.plot(sizes, [interval(series[n])[0] for n in sizes], marker="o", label=name, color=f"C{i % 10}")
+        ax.set(xlabel="servers N", title=f"attention feature z: {stat}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out / "z_stats_vs_n.png")
+    fig.savefig(paths[1], dpi=120)
+    plt.close(fig)
+    return paths
