@@ -107,7 +107,10 @@ def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
                 ax.plot(sizes, [interval(series[n])[0] for n in sizes], marker="o", label=name, color=f"C{i % 10}")
         ax.set(xlabel="servers N", title=f"attention feature z: {stat}")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+            break
     fig.tight_layout()
     paths.append(out / "z_stats_vs_n.png")
     fig.savefig(paths[1], dpi=120)
