@@ -48,7 +48,8 @@ def collect(runs) -> dict[str, MethodStats]:
     seen_heuristics: set[tuple[str, int]] = set()
     for run in runs:
         label = method_label(run.data.tags)
-        stats[label].runs += 1
+        if any(k.startswith("final/") and k.endswith("/scale_art") for k in run.data.metrics):
+            stats[label].runs += 1  # runs without a final evaluation add only z statistics
         for key, value in run.data.metrics.items():
             if m := FINAL.match(key):
                 n, method = int(m.group(1)), m.group(2)
