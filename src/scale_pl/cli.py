@@ -7,9 +7,12 @@ The resolved config goes to the MLflow run (params + ``config.yaml`` artifact), 
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import yaml
@@ -38,6 +41,20 @@ class RunCheckpoint(ModelCheckpoint):
             run = trainer.strategy.broadcast(run)
             self.dirpath = str(Path(trainer.default_root_dir) / "checkpoints" / (run or "run"))
         super().setup(trainer, pl_module, stage)
+
+    def _find_last_checkpoints(self, trainer: Trainer) -> set[str]:
+        """``--ckpt_path last``: the ``last.ckpt`` files of earlier runs (Lightning resumes the newest).
+
+        Lightning resolves "last" before ``setup``, when ``dirpath`` (this run's folder) is not known yet.
+        """
+        if self.dirpath is not None:
+            return super()._find_last_checkpoints(trainer)
+        return {str(p) for p in (Path(trainer.default_root_dir) / "checkpoints").glob("*/last.ckpt")}
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Ctrl-C or a crash refreshes ``last.ckpt`` only: ``best.ckpt`` keeps the best validated weights."""
+        if self._should_save_on_exception(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class MLflowSaveConfig(SaveConfigCallback):
@@ -114,12 +131,13 @@ class SCALECLI(LightningCLI):
 def run_lightning_cli(argv: list[str]) -> int:
     """Run the LightningCLI; configuration errors become one line on stderr and exit code 2."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     try:
         SCALECLI(
             SCALEModule,
             RolloutDataModule,
             args=argv,
-            parser_kwargs={"parser_mode": "omegaconf"},
+            parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
             save_config_callback=MLflowSaveConfig,
             save_config_kwargs={"save_to_log_dir": False, "overwrite": True},
             auto_configure_optimizers=False,
@@ -127,4 +145,21 @@ def run_lightning_cli(argv: list[str]) -> int:
     except ScaleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except argparse.ArgumentError as exc:  # jsonargparse's, raised instead of usage + exit (exit_on_error=False)
+        command = argv[0] if argv else "fit"
+        print(f"error: {_one_line(exc)} (see `python -m scale_pl {command} --help`)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _one_line(exc: argparse.ArgumentError) -> str:
+    """jsonargparse's nested message (``Parser key "a":`` / ``Problem with given class_path`` / details) in one line."""
+    keys, details = [], []
+    for line in str(exc).splitlines():
+        line = line.strip().removeprefix("- ").strip()
+        if match := re.match(r'Parser key "([^"]+)":\s*(.*)', line):
+            keys.append(match.group(1))
+            line = match.group(2)
+        if line and not line.endswith(":") and not line.startswith("Problem with given class_path"):
+            details.append(line)
+    return f"{'.'.join(keys)}: {'; '.join(details)}" if keys else "; ".join(details) or str(exc)

@@ -123,7 +123,9 @@ BAD_INPUTS = [
         "typo.yaml: class 'cpu': unexpected key 'slot'",
         id="typo",
     ),
-    pytest.param(ONE, ["--policy", "{tmp}/model.ckpt"], "model.ckpt: loading a trained policy", id="checkpoint"),
+    pytest.param(
+        ONE, ["--policy", "{tmp}/model.ckpt"], "model.ckpt: not a readable PyTorch checkpoint", id="checkpoint"
+    ),
     pytest.param(ONE, ["--policy", "heft9"], "unknown policy 'heft9'", id="unknown-policy"),
     pytest.param(_trace_with("x"), ["--arrivals", "1,2"], "2 arrival times given for 1 WfFormat", id="arrivals"),
 ]

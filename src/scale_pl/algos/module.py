@@ -83,6 +83,11 @@ class SCALEModule(L.LightningModule):
             make_heuristic(name)
         given = _given_hyperparameters.get() if _given_hyperparameters is not None else None
         self.save_hyperparameters(ignore=None if given else ["policy", "srr"])
+        if given:
+            # jsonargparse leaves link targets nested in a subclass out of the stored config; record the
+            # built value so that `SCALEModule.load_from_checkpoint` can rebuild the policy.
+            encoder = self.hparams["policy"]["init_args"]["dag_encoder"]
+            encoder.setdefault("init_args", {})["in_dim"] = policy.dag_encoder.in_dim
         self.automatic_optimization = False
         self.policy = policy
         self.srr = srr if srr is not None else SRRLoss(0.0, 0.0)

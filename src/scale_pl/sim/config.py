@@ -15,9 +15,17 @@ from scale_pl.sim.generator import WorkloadGenerator
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
+def resolve(path: str | Path) -> Path:
+    """``path`` as given or, if relative and missing here, relative to the repository (``conf/...`` from anywhere)."""
+    path = Path(path)
+    if not path.exists() and not path.is_absolute() and (CONF_DIR.parent / path).exists():
+        return CONF_DIR.parent / path
+    return path
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from ``path``; a one-line error for a missing or malformed file."""
-    path = Path(path)
+    path = resolve(path)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
