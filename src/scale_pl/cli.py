@@ -131,17 +131,18 @@ class SCALECLI(LightningCLI):
 def run_lightning_cli(argv: list[str]) -> int:
     """Run the LightningCLI; configuration errors become one line on stderr and exit code 2."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     try:
-        SCALECLI(
-            SCALEModule,
-            RolloutDataModule,
-            args=argv,
-            parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
-            save_config_callback=MLflowSaveConfig,
-            save_config_kwargs={"save_to_log_dir": False, "overwrite": True},
-            auto_configure_optimizers=False,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            SCALECLI(
+                SCALEModule,
+                RolloutDataModule,
+                args=argv,
+                parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
+                save_config_callback=MLflowSaveConfig,
+                save_config_kwargs={"save_to_log_dir": False, "overwrite": True},
+                auto_configure_optimizers=False,
+            )
     except ScaleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ def checkpoint(tmp_path_factory):
             "--data.cluster_config", str(CONF / "cluster" / "default.yaml")]  # fmt: skip
     saved = os.environ.copy()  # seed_everything writes PL_GLOBAL_SEED
     try:
-        with pytest.warns(UserWarning, match="LightningCLI's args"):  # pytest's own argv is in sys.argv
+        with warnings.catch_warnings():  # "LightningCLI's args parameter ...": pytest's own argv is in sys.argv
+            warnings.simplefilter("ignore")
             cli = SCALECLI(SCALEModule, RolloutDataModule, args=args, run=False, auto_configure_optimizers=False,
                            parser_kwargs={"parser_mode": "omegaconf"}, save_config_callback=None)  # fmt: skip
     finally:
