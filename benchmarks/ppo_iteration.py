@@ -49,7 +49,7 @@ def main() -> None:
     rollout, update = statistics.median(series["rollout_s"]), statistics.median(series["update_s"])
     params = run.data.params
     print(f"config {Path(args.config).name}: {params.get('data.num_envs')} envs x {params.get('data.rollout_steps')} "
-          f"steps, device {args.device}")  # fmt: skip
+          f"steps, device {args.device}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"rollout  {rollout:6.2f} s (median of {len(series['rollout_s'])})")
     print(f"update   {update:6.2f} s ({statistics.median(series['minibatches']):.0f} minibatch steps)")
     print(f"total    {rollout + update:6.2f} s per PPO iteration; peak RSS of the fit {peak_mb:.0f} MB")

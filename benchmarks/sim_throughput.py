@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -79,7 +80,7 @@ def main() -> None:
     spec = load_cluster_spec()
     results = []
     print(f"device {args.device}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"threads {torch.get_num_threads()}")  # fmt: skip
+          f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"{'N':>5} {'B':>6} {'batched dec/s':>14} {'reference dec/s':>16} {'ratio':>8}")
     for n in args.sizes:
         # 40 workflows (~450 decisions) outlast the timed steps; more would only pad memory
