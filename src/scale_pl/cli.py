@@ -83,6 +83,7 @@ class MLflowSaveConfig(SaveConfigCallback):
             "srr": "on" if srr_on else "off",
             "train_sizes": ",".join(str(n) for n in pl_module.trainer.datamodule.train_sizes),
             "seed": str(cfg.get("seed_everything")),
+            "config": ",".join(Path(str(c)).stem for c in (cfg.get("config") or [])) or "-",
         }.items():
             logger.experiment.set_tag(logger.run_id, key, value)
 
@@ -126,6 +127,19 @@ class SCALECLI(LightningCLI):
         if is_mlflow and not logger.init_args.get("tracking_uri"):
             # MLFlowLogger would fall back to the `file:` store, which MLflow 3 refuses.
             logger.init_args.tracking_uri = tracking_uri()
+        if config.trainer.get("enable_checkpointing") is not False and not _has_checkpoint(config.trainer.callbacks):
+            # Lightning's default ModelCheckpoint would write to ./<experiment id>/<run id>/ under MLflow.
+            callbacks = list(config.trainer.callbacks or [])
+            callbacks.append(Namespace(class_path="scale_pl.cli.RunCheckpoint", init_args=Namespace()))
+            config.trainer.callbacks = callbacks
+
+
+def _has_checkpoint(callbacks) -> bool:
+    for callback in callbacks or []:
+        path = str(callback.get("class_path", "")) if isinstance(callback, Namespace) else type(callback).__name__
+        if "Checkpoint" in path:
+            return True
+    return False
 
 
 def run_lightning_cli(argv: list[str]) -> int:

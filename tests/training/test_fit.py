@@ -94,3 +94,13 @@ def test_resume_from_last_finds_the_previous_runs_checkpoint(trained_run, tmp_pa
     (run,) = runs(uri)
     resumed = _load(checkpoint_dir(tmp_path, run.info.run_id) / "last.ckpt")
     assert resumed["global_step"] == 2 * STEPS_PER_EPOCH
+
+
+def test_without_a_checkpoint_callback_checkpoints_still_go_under_checkpoints(tmp_path, empty_store):
+    """Lightning's default ModelCheckpoint would write ./<experiment id>/<run id>/ under MLflow."""
+    uri = copy_store(empty_store, tmp_path)
+    proc = run_cli(fit_args(callbacks=[]), tmp_path, uri)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "mlartifacts", "mlflow.db"]
+    (run,) = runs(uri)
+    assert (checkpoint_dir(tmp_path, run.info.run_id) / "last.ckpt").is_file()

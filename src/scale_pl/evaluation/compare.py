@@ -37,7 +37,9 @@ def interval(values: list[float]) -> tuple[float, float]:
 
 
 def method_label(tags: dict[str, str]) -> str:
-    label = f"scale[{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
+    """Runs of one config, encoder, SRR setting and training sizes are seeds of one method."""
+    config = tags.get("config", "-")
+    label = f"scale[{config + ', ' if config != '-' else ''}{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
     sizes = tags.get("train_sizes", "")
     return label + (f", N={sizes}]" if sizes and sizes != "16" else "]")
 
