@@ -56,6 +56,9 @@ def interrupted(tmp_path_factory, empty_store) -> Interrupted:
             env=cli_env(copy_store(empty_store, cwd)),
             stdout=stdout,
             stderr=stderr,
+            # A shell's background job inherits SIGINT ignored, and Python then never raises
+            # KeyboardInterrupt: give the fit the default disposition whatever started pytest.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             deadline = time.monotonic() + 180
