@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from scale_pl.data.rollout import Rollout, RolloutCollector
 from scale_pl.errors import ScaleError
+from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
@@ -152,13 +153,11 @@ class RolloutDataModule(L.LightningDataModule):
 
     def evaluation_batches(self, seed_base: int) -> dict[int, WorkloadBatch]:
         """``val_seeds`` workloads per N of ``val_sizes``, seeded from ``seed_base`` (identical for every method)."""
-        batches = {}
-        for n in self.val_sizes:
-            generator = self._generator(self.val_workflows_per_server * n)
-            cluster = self.spec.make(n, generator.catalogue)
-            seeds = range(seed_base + 1000 * n, seed_base + 1000 * n + self.val_seeds)
-            batches[n] = WorkloadBatch.from_pairs([(generator.generate(cluster, s), cluster) for s in seeds])
-        return batches
+        return {
+            n: workload_batch(self._generator(self.val_workflows_per_server * n), self.spec, n,
+                              range(seed_base + 1000 * n, seed_base + 1000 * n + self.val_seeds))
+            for n in self.val_sizes
+        }  # fmt: skip
 
     def collect(self) -> Rollout:
         return self.collector.collect(self.trainer.lightning_module.policy)
