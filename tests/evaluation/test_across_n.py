@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
 
 from scale_pl.baselines import make_heuristic
-from scale_pl.evaluation.across_n import Row, evaluate_across_n, format_table
+from scale_pl.errors import ScaleError
+from scale_pl.evaluation.across_n import (
+    Row,
+    evaluate,
+    evaluate_across_n,
+    format_pattern_table,
+    format_table,
+    workloads,
+)
 from scale_pl.evaluation.metrics import ResponseTimeStats
 from scale_pl.evaluation.plots import plot_art_vs_n
+from scale_pl.evaluation.stats import interval
 
 
 def test_every_method_sees_the_same_workloads_and_ratios_are_to_eft() -> None:
@@ -48,3 +59,41 @@ def test_art_plot_is_written(tmp_path) -> None:
     rows = [Row(m, n, art, art, art, 1.0, 0.5, 5.0) for m, art in (("eft", 10.0), ("scale", 9.0)) for n in (16, 32)]
     path = plot_art_vs_n(rows, tmp_path / "art.png")
     assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pattern_breakdown_pools_to_the_overall_art() -> None:
+    """Every workload has the same number of workflows, so the count-weighted pattern means are the ART."""
+    from scale_pl.sim.config import load_cluster_spec, load_generator
+
+    generator, spec = load_generator(None, num_workflows=16), load_cluster_spec(None)
+    pairs = workloads(generator, spec, 8, [3, 4])
+    counts = Counter(wf.pattern for wl, _ in pairs for wf in wl.workflows)
+    (row,) = evaluate({"eft": lambda: make_heuristic("eft")}, generator, spec, [8], [3, 4])
+    assert set(row.pattern_art) == set(counts) and len(counts) > 2
+    pooled = sum(counts[p] * art for p, art in row.pattern_art.items()) / sum(counts.values())
+    assert pooled == pytest.approx(row.art, rel=1e-9)
+
+
+def test_runs_of_one_method_are_summarised_with_a_t_interval() -> None:
+    rows = [Row("eft", 16, 10.0, 20.0, 30.0, 2.0, 0.5, 5.0, pattern_art={"rag": 4.0, "react": 8.0})]
+    rows += [
+        Row(f"s{i}", 16, art, 18.0, 28.0, 1.8, 0.6, 5.0, group="scale", pattern_art={"rag": art / 2, "react": 6.0})
+        for i, art in enumerate((9.0, 10.0, 11.0))
+    ]
+    table = format_table(rows)
+    # mean 10, sd 1, t(0.975, 2 dof) = 4.303: half-width 4.303 / sqrt(3) = 2.484; ratios 0.9, 1.0, 1.1
+    assert "| 16 | scale | 10.00 ± 2.48 | 18.00 | 28.00 | 1.80 | 0.600 | 1.000 ± 0.248 | 2.000 | 3 |" in table
+    assert "| 16 | eft | 10.00 | 20.00 | 30.00 | 2.00 | 0.500 | 1.000 | 2.000 | 1 |" in table
+    patterns = format_pattern_table(rows)
+    assert "| N | method | rag | react |" in patterns
+    assert "| 16 | scale | 5.00 (1.25) | 6.00 (0.75) |" in patterns  # rag: mean(4.5, 5, 5.5) / 4
+    assert interval([9.0, 10.0, 11.0]) == pytest.approx((10.0, 4.303 / 3**0.5))
+    assert interval([7.0]) == (7.0, 0.0)
+
+
+def test_lookahead_horizon_is_parsed_and_checked() -> None:
+    assert make_heuristic("lookahead:3").horizon == 3
+    assert make_heuristic("lookahead").horizon == 10
+    for bad in ("lookahead:x", "lookahead:-1", "lookahed"):
+        with pytest.raises(ScaleError, match="lookahead"):
+            make_heuristic(bad)

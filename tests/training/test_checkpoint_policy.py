@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import torch
 
@@ -52,3 +53,41 @@ def test_schedule_command_runs_the_checkpoint_at_64(trained_run, tmp_path):
 def test_lightning_load_from_checkpoint_rebuilds_the_module(trained_run):
     module = SCALEModule.load_from_checkpoint(trained_run.checkpoints / "last.ckpt", map_location="cpu")
     assert module.policy.dag_encoder.in_dim == 14
+
+
+def test_evaluate_command_summarises_checkpoints_of_one_method(trained_run, tmp_path):
+    """Two files given one NAME are two runs of one method: their rows share the group, the table counts 2."""
+    for name in ("a.ckpt", "b.ckpt"):
+        shutil.copyfile(trained_run.checkpoints / "best.ckpt", tmp_path / name)
+    args = ["evaluate", "--checkpoint", "scale=a.ckpt", "scale=b.ckpt", "--heuristics", "eft", "--sizes", "4", "8",
+            "--seeds", "2", "--workflows-per-server", "2", "--json", "rows.json"]  # fmt: skip
+    result = run_cli(args, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert [(r["method"], r["group"], r["num_servers"]) for r in rows] == [
+        ("a", "scale", 4), ("b", "scale", 4), ("eft", "eft", 4), ("a", "scale", 8), ("b", "scale", 8), ("eft", "eft", 8)
+    ]  # fmt: skip
+    for n in (4, 8):
+        a, b, eft = (r for r in rows if r["num_servers"] == n)
+        assert a["art"] == b["art"]  # the same weights on the same test workloads
+        line = f"| {n} | scale | {a['art']:.2f} ± 0.00 |"
+        assert line in result.stdout and result.stdout.count(f"| {n} | scale |") == 2  # ART and pattern tables
+        assert set(a["pattern_art"]) == set(eft["pattern_art"]) and a["pattern_art"]
+        assert f"| {n} | eft | {eft['art']:.2f} |" in result.stdout
+
+
+def test_evaluate_command_rejects_bad_input_in_one_line(trained_run, tmp_path):
+    shutil.copyfile(trained_run.checkpoints / "best.ckpt", tmp_path / "a.ckpt")
+    cases = {
+        ("--checkpoint", "missing.ckpt"): "missing.ckpt",
+        ("--checkpoint", "a.ckpt", "x=a.ckpt"): "given twice",
+        ("--heuristics", "lookahead:soon"): "lookahead horizon",
+        ("--heuristics", "eft", "--sizes", "0"): "--sizes",
+        ("--heuristics", "eft", "--json", "nowhere/rows.json"): "does not exist",
+    }
+    for extra, message in cases.items():
+        result = run_cli(["evaluate", *extra], tmp_path)
+        assert result.returncode == 2, (extra, result.stderr)
+        assert result.stderr.startswith("error:") and message in result.stderr, (extra, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt"]  # nothing half-written

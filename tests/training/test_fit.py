@@ -36,9 +36,12 @@ def test_fit_writes_an_mlflow_run_with_metrics_config_tags_and_checkpoints(train
     metrics = run.data.metrics
     expected = {"train/approx_kl", "train/clipfrac", "train/explained_variance", "train/entropy", "train/srr_kl",
                 "train/srr_decorrelation", "val/N16/art", "val/N16/p95", "val/N16/z_std", "val/N16/eft_art",
-                "final/N16/scale_art", "final/N16/eft_art"}  # fmt: skip
+                "final/N16/scale_art", "final/N16/eft_art", "final/N16/scale_p95", "final/N16/scale_p99",
+                "final/N16/scale_slowdown", "final/N16/scale_utilisation"}  # fmt: skip
     assert expected <= set(metrics), sorted(expected - set(metrics))
     assert all(math.isfinite(metrics[k]) for k in expected)
+    patterns = {k for k in metrics if k.startswith("final_pattern/N16/scale/")}  # ART per DAG pattern
+    assert patterns and all(metrics[k] > 0 for k in patterns)
     history = client.get_metric_history(run.info.run_id, "train/approx_kl")
     assert len(history) == ROLLOUTS_PER_EPOCH  # one PPO update per rollout, logged every step
 

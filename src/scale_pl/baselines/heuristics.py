@@ -144,10 +144,13 @@ SEARCH_POLICIES = ("lookahead",)  # evaluation-only references, built by make_he
 
 def make_heuristic(name: str, seed: int = 0) -> Policy:
     """A heuristic by name; a clear error for an unknown one."""
-    if name == "lookahead":
+    if name == "lookahead" or name.startswith("lookahead:"):
         from scale_pl.baselines.lookahead import Lookahead
 
-        return Lookahead()
+        horizon = name.partition(":")[2]
+        if horizon and not horizon.isdigit():
+            raise ScaleError(f"{name!r}: the lookahead horizon must be a whole number, as in lookahead:10")
+        return Lookahead(int(horizon)) if horizon else Lookahead()
     if name not in HEURISTICS:
-        raise ScaleError(f"unknown policy {name!r} (heuristics: {', '.join(HEURISTICS)}, lookahead)")
+        raise ScaleError(f"unknown policy {name!r} (heuristics: {', '.join(HEURISTICS)}, lookahead[:H])")
     return RandomPolicy(seed) if name == "random" else HEURISTICS[name]()

@@ -1,6 +1,9 @@
 """Evaluate trained checkpoints and the heuristics across cluster sizes on the test workloads.
 
 Example: ``python -m scale_pl evaluate --checkpoint checkpoints/<run>/best.ckpt --sizes 16 32 48 64``
+
+Several checkpoints given the same name (``scale=a.ckpt scale=b.ckpt``) are the training seeds of one
+method: the table shows their mean and 95% interval.
 """
 
 from __future__ import annotations
@@ -11,23 +14,31 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
+from scale_pl.evaluation.across_n import evaluate_across_n, format_pattern_table, format_table, rows_to_json
+from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.seeds import TEST_SEED_BASE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", nargs="*", default=[], help="trained policies (.ckpt); the name is the file's")
-    parser.add_argument("--heuristics", nargs="*", default=list(HEURISTICS), help="heuristic baselines to run too")
+    parser.add_argument(
+        "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH",
+        help="trained policies (.ckpt), named by the file unless NAME= is given; one NAME for several files: seeds",
+    )  # fmt: skip
+    parser.add_argument(
+        "--heuristics", nargs="*", default=list(HEURISTICS), help="baselines to run too (also lookahead or lookahead:H)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 48], help="cluster sizes N")
     parser.add_argument("--seeds", type=int, default=4, help=f"test workloads per N (seeds {TEST_SEED_BASE} + i)")
     parser.add_argument("--workflows-per-server", type=int, default=4, help="workflows per workload = this x N")
     parser.add_argument("--workload-config", default=None, help="workload YAML (default conf/workload/default.yaml)")
     parser.add_argument("--cluster-config", default=None, help="cluster YAML (default conf/cluster/default.yaml)")
     parser.add_argument("--rho", type=float, default=None, help="offered load (default: the config's)")
-    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--json", default=None, help="also write the rows (one per run and N) to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,24 +48,41 @@ def run(args: argparse.Namespace) -> int:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
     if args.rho is not None and not args.rho > 0:
         raise ScaleError(f"--rho must be > 0, got {args.rho}")
-    policies = {}
+    policies, groups = {}, {}
     for spec in args.checkpoint:
-        policy = load_policy(spec)  # fails early, one line, on a bad file
-        path = Path(spec)  # best.ckpt / last.ckpt are named by their run folder
-        name = f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
-        policies[name] = lambda policy=policy: policy
+        group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        policy = load_policy(path)  # fails early, one line, on a bad file
+        name = checkpoint_name(Path(path))
+        if name in policies:
+            raise ScaleError(f"--checkpoint: {path} is given twice (or two files have the name {name!r})")
+        policies[name], groups[name] = (lambda policy=policy: policy), group or name
     for name in args.heuristics:
         make_heuristic(name)
         policies[name] = lambda name=name: make_heuristic(name)
     if not policies:
         raise ScaleError("nothing to evaluate: give --checkpoint and/or --heuristics")
-    t0 = time.time()
-    rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
-                             range(TEST_SEED_BASE, TEST_SEED_BASE + args.seeds), args.workflows_per_server, args.rho,
-                             progress=lambda s: print(f"  {s}", file=sys.stderr))  # fmt: skip
-    reference = "eft" if "eft" in args.heuristics else rows[0].method
-    print(format_table(rows, reference=reference))
-    print(f"\n{args.seeds} test workloads per N, {time.time() - t0:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows_to_json(rows), indent=1))
+        check_writable(args.json, "--json")
+    t0 = time.time()
+    with tqdm(total=len(policies) * len(args.sizes), file=sys.stderr, unit="run", disable=None) as bar:
+
+        def progress(label: str) -> None:
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+        rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
+                                 range(TEST_SEED_BASE, TEST_SEED_BASE + args.seeds), args.workflows_per_server,
+                                 args.rho, progress=progress, groups=groups)  # fmt: skip
+    reference = "eft" if "eft" in args.heuristics else rows[0].group
+    print(format_table(rows, reference=reference))
+    print(f"\nMean response time per DAG pattern (ratio to {reference.upper()}):\n")
+    print(format_pattern_table(rows, reference=reference))
+    print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), {time.time() - t0:.0f} s")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(rows_to_json(rows), indent=1))
     return 0
+
+
+def checkpoint_name(path: Path) -> str:
+    """``best.ckpt`` / ``last.ckpt`` are named by their run folder, other files by their stem."""
+    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 
 from scale_pl.baselines import make_heuristic
-from scale_pl.evaluation.across_n import evaluate_across_n, format_table
+from scale_pl.evaluation.across_n import Row, evaluate_across_n, format_pattern_table, format_table
 from scale_pl.evaluation.plots import plot_art_vs_n
 from scale_pl.models.policy import GreedyPolicy
 from scale_pl.seeds import TEST_SEED_BASE
@@ -64,16 +64,28 @@ class FinalEvaluation(L.Callback):
             progress=lambda s: print(f"  final evaluation: {s}", flush=True),
         )
         self.table = format_table(rows)
+        patterns = format_pattern_table(rows)
         print(
             f"\nTest workloads ({self.seeds} per N), checkpoint {best or '(last weights)'}:\n{self.table}\n", flush=True
         )
         logger = trainer.logger
         if logger is not None:
-            logger.log_metrics({f"final/N{r.num_servers}/{r.method}_art": r.art for r in rows})
+            logger.log_metrics(final_metrics(rows))
             if hasattr(logger, "experiment") and hasattr(logger, "run_id"):
                 with tempfile.TemporaryDirectory() as tmp:
                     table = Path(tmp) / "final_evaluation.md"
-                    table.write_text(self.table + "\n")
+                    table.write_text(f"{self.table}\n\nMean response time per DAG pattern:\n\n{patterns}\n")
                     plot = plot_art_vs_n(rows, Path(tmp) / "art_vs_n.png")
                     for path in (table, plot):
                         logger.experiment.log_artifact(logger.run_id, str(path))
+
+
+def final_metrics(rows: list[Row]) -> dict[str, float]:
+    """``final/N{n}/{method}_{art,p95,p99,slowdown,utilisation}`` and ``final_pattern/N{n}/{method}/{pattern}_art``."""
+    out = {}
+    for r in rows:
+        for key in ("art", "p95", "p99", "slowdown", "utilisation"):
+            out[f"final/N{r.num_servers}/{r.method}_{key}"] = getattr(r, key)
+        for pattern, art in r.pattern_art.items():
+            out[f"final_pattern/N{r.num_servers}/{r.method}/{pattern}_art"] = art
+    return out
