@@ -19,17 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import mlflow
+    from scale_pl.evaluation.compare import collect, load_runs, markdown, plot
 
-    from scale_pl.evaluation.compare import collect, markdown, plot
-
-    uri = args.tracking_uri or tracking_uri()
-    client = mlflow.MlflowClient(uri)
-    experiment = client.get_experiment_by_name(args.experiment)
-    if experiment is None:
-        raise ScaleError(f"{uri}: no experiment named {args.experiment!r}")
-    runs = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'FINISHED'")
-    stats = collect(runs)
+    stats = collect(load_runs(args.tracking_uri or tracking_uri(), args.experiment))
     if not any(s.art for s in stats.values()):
         raise ScaleError(f"experiment {args.experiment!r}: no finished run has final/N*/..._art metrics")
     table = markdown(stats)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,9 +12,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from scale_pl.errors import ScaleError
+from scale_pl.evaluation.stats import interval
+
 FINAL = re.compile(r"^final/N(\d+)/(.+)_art$")
 ZSTAT = re.compile(r"^val/N(\d+)/z_(mean|std|kl)$")
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
 @dataclass
@@ -27,21 +28,31 @@ class MethodStats:
     runs: int = 0
 
 
-def interval(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of the 95% t-interval (0 for a single value)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return mean, T975.get(len(values) - 1, 1.96) * sd / math.sqrt(len(values))
-
-
 def method_label(tags: dict[str, str]) -> str:
     """Runs of one config, encoder, SRR setting and training sizes are seeds of one method."""
     config = tags.get("config", "-")
     label = f"scale[{config + ', ' if config != '-' else ''}{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
     sizes = tags.get("train_sizes", "")
     return label + (f", N={sizes}]" if sizes and sizes != "16" else "]")
+
+
+def load_runs(uri: str, experiment: str) -> list:
+    """The FINISHED runs of the MLflow experiment named ``experiment`` in the store at ``uri``."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise ScaleError(f"{uri}: no experiment named {experiment!r}")
+    runs, token = [], None
+    while True:  # a page holds at most 1000 runs
+        page = client.search_runs(
+            [found.experiment_id], filter_string="attributes.status = 'FINISHED'", page_token=token
+        )
+        runs += page
+        token = page.token
+        if not token:
+            return runs
 
 
 def collect(runs) -> dict[str, MethodStats]:
