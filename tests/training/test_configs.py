@@ -23,7 +23,7 @@ from scale_pl.sim.env import SchedulingEnv
 from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
 from tests.training.fitting import CONF, REPO
 
-TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.05, "scale_no_srr.yaml": 0.0}  # config -> SRR weights
+TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.01, "scale_no_srr.yaml": 0.0}  # config -> SRR weights
 TRAINING_PARAMS = sorted(TRAINING)
 ENCODER_CONFIGS = sorted(p.name for p in (CONF / "encoder").glob("*.yaml"))
 NUM_TYPES, NUM_CLASSES = 6, 4  # conf/workload/default.yaml, conf/cluster/default.yaml
