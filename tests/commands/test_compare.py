@@ -8,7 +8,7 @@ import mlflow
 import pytest
 
 from scale_pl.__main__ import main
-from scale_pl.evaluation.compare import interval
+from scale_pl.evaluation.stats import interval
 
 
 def make_runs(uri: str) -> None:
@@ -54,3 +54,18 @@ def test_compare_unknown_experiment_is_one_line(tmp_path: Path, capsys) -> None:
     make_runs(uri)
     assert main(["compare", "--experiment", "nope", "--tracking-uri", uri]) == 2
     assert "no experiment named 'nope'" in capsys.readouterr().err
+
+
+def test_z_statistics_come_from_the_final_evaluation_when_a_run_has_them() -> None:
+    from types import SimpleNamespace
+
+    from scale_pl.evaluation.compare import collect
+
+    def run(metrics: dict[str, float]) -> SimpleNamespace:
+        tags = {"encoder": "GINEncoder", "srr": "on", "train_sizes": "16"}
+        return SimpleNamespace(data=SimpleNamespace(tags=tags, metrics={"final/N16/scale_art": 10.0, **metrics}))
+
+    with_final = run({"val/N16/z_kl": 9.0, "final/N16/scale_z_kl": 1.0, "final/N128/scale_z_kl": 3.0})
+    validation_only = run({"val/N16/z_kl": 2.0, "val/N32/z_kl": 4.0})
+    (stats,) = collect([with_final, validation_only]).values()
+    assert {n: sorted(v) for n, v in stats.z["kl"].items()} == {16: [1.0, 2.0], 32: [4.0], 128: [3.0]}

@@ -16,6 +16,8 @@ from scale_pl.evaluation.across_n import (
     evaluate_across_n,
     format_pattern_table,
     format_table,
+    format_z_table,
+    workload_batch,
     workloads,
 )
 from scale_pl.evaluation.metrics import ResponseTimeStats
@@ -97,3 +99,25 @@ def test_lookahead_horizon_is_parsed_and_checked() -> None:
     for bad in ("lookahead:x", "lookahead:-1", "lookahed"):
         with pytest.raises(ScaleError, match="lookahead"):
             make_heuristic(bad)
+
+
+def test_z_statistics_of_a_learned_policy_are_reported_per_n() -> None:
+    from scale_pl.losses.srr import feature_stats
+    from scale_pl.models.policy import GreedyPolicy, build_policy
+    from scale_pl.sim.config import load_cluster_spec, load_generator
+    from scale_pl.sim.env import SchedulingEnv
+    from scale_pl.sim.rollout import run_episode
+
+    generator, spec = load_generator(None, num_workflows=8), load_cluster_spec(None)
+    torch.manual_seed(0)
+    greedy = GreedyPolicy(build_policy(len(generator.catalogue), 4, embed_dim=8, hidden_dim=16), record_features=True)
+    rows = evaluate({"scale": lambda: greedy, "eft": lambda: make_heuristic("eft")}, generator, spec, [4, 8], [1])
+    assert [bool(r.z) for r in rows] == [True, False, True, False]
+    # the same statistics by hand: every live decision's z of a fresh episode at N=8
+    env = SchedulingEnv(workload_batch(generator, spec, 8, [1]))
+    run_episode(env, greedy)
+    decisions = sum(int(t.shape[0]) for t in greedy.features)
+    assert decisions == int(env.batch.task_valid.sum())  # one z per scheduled task
+    assert rows[2].z == pytest.approx(feature_stats(torch.cat(greedy.features)))
+    table = format_z_table(rows)
+    assert f"| 8 | scale | {rows[2].z['mean']:.3f} | {rows[2].z['std']:.3f} |" in table and "| eft |" not in table

@@ -25,7 +25,7 @@ def test_config_instantiates_its_encoder(name: str, make_obs) -> None:
     cfg = parser.parse_args(["--encoder", str(CONF / f"{name}.yaml"), "--encoder.init_args.in_dim", str(IN_DIM)])
     encoder = parser.instantiate(cfg).encoder
     assert type(encoder) is ENCODERS[name]
-    assert (encoder.in_dim, encoder.num_layers) == (IN_DIM, 3)
+    assert (encoder.in_dim, encoder.num_layers) == (IN_DIM, 2)
     obs = make_obs(2, 9, 12, 4)
     out = encoder.encode(obs.nodes, obs.node_mask, obs.edges, obs.edge_mask)
     assert out.shape == (2, 9, encoder.out_dim) and torch.isfinite(out).all()

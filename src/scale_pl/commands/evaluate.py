@@ -18,7 +18,13 @@ from tqdm import tqdm
 
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import evaluate_across_n, format_pattern_table, format_table, rows_to_json
+from scale_pl.evaluation.across_n import (
+    evaluate_across_n,
+    format_pattern_table,
+    format_table,
+    format_z_table,
+    rows_to_json,
+)
 from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.seeds import TEST_SEED_BASE
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.checkpoint:
         group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
         policy = load_policy(path)  # fails early, one line, on a bad file
+        policy.record_features = True  # z statistics per N
         name = checkpoint_name(Path(path))
         if name in policies:
             raise ScaleError(f"--checkpoint: {path} is given twice (or two files have the name {name!r})")
@@ -77,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows, reference=reference))
     print(f"\nMean response time per DAG pattern (ratio to {reference.upper()}):\n")
     print(format_pattern_table(rows, reference=reference))
+    if any(r.z for r in rows):
+        print("\nThe attention feature z of the learned policies (SRR pulls it toward N(0, I)):\n")
+        print(format_z_table(rows))
     print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), {time.time() - t0:.0f} s")
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(rows_to_json(rows), indent=1))

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from scale_pl.evaluation.stats import interval
+from scale_pl.losses.srr import feature_stats
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.cluster import ClusterSpec
 from scale_pl.sim.env import SchedulingEnv
@@ -23,7 +25,8 @@ class Row:
 
     ``group`` names the method a row belongs to when several rows are one method's training seeds
     (``scale`` from three checkpoints); it defaults to ``method``. ``pattern_art`` is the mean
-    response time of each DAG pattern's workflows, pooled over the workloads.
+    response time of each DAG pattern's workflows, pooled over the workloads; ``z`` the mean, std,
+    KL to N(0, I) and decorrelation of a learned policy's attention feature over its decisions.
     """
 
     method: str
@@ -36,6 +39,7 @@ class Row:
     lower_bound: float
     group: str = ""
     pattern_art: dict[str, float] = field(default_factory=dict)
+    z: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.group = self.group or self.method
@@ -84,12 +88,14 @@ def evaluate(
         for name, factory in policies.items():
             if progress:
                 progress(f"N={n} {name}")
-            env = SchedulingEnv(batch)
-            run_episode(env, factory())
+            env, policy = SchedulingEnv(batch), factory()
+            run_episode(env, policy)
             m = {k: float(v.mean()) for k, v in env.metrics().items()}
             by_pattern = pattern_means(env.response_times().cpu().numpy(), [wl for wl, _ in pairs])
+            features = getattr(policy, "features", None)  # GreedyPolicy(record_features=True)
+            z = feature_stats(torch.cat(features)) if features else {}
             values = [m[k] for k in ("art", "p95", "p99", "slowdown", "utilisation", "lower_bound")]
-            rows.append(Row(name, n, *values, group=(groups or {}).get(name, name), pattern_art=by_pattern))
+            rows.append(Row(name, n, *values, group=(groups or {}).get(name, name), pattern_art=by_pattern, z=z))
     return rows
 
 
@@ -182,5 +188,15 @@ def format_pattern_table(rows: list[Row], reference: str = "eft") -> str:
     return "\n".join(lines)
 
 
+def format_z_table(rows: list[Row]) -> str:
+    """A markdown table of the attention feature's statistics per learned method and N (mean over runs)."""
+    lines = ["| N | method | z mean | z std | z KL to N(0, I) | z decorrelation |", "|---:|---|---:|---:|---:|---:|"]
+    for (group, n), members in _grouped(rows).items():
+        if all(r.z for r in members):
+            cells = [f"{_mean([r.z[k] for r in members]):.3f}" for k in ("mean", "std", "kl", "decorrelation")]
+            lines.append(f"| {n} | {group} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def rows_to_json(rows: list[Row]) -> list[dict]:
-    return [{**r.__dict__, "pattern_art": dict(r.pattern_art)} for r in rows]
+    return [{**r.__dict__, "pattern_art": dict(r.pattern_art), "z": dict(r.z)} for r in rows]

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 
 from scale_pl.baselines import make_heuristic
-from scale_pl.evaluation.across_n import Row, evaluate_across_n, format_pattern_table, format_table
+from scale_pl.evaluation.across_n import Row, evaluate_across_n, format_pattern_table, format_table, format_z_table
 from scale_pl.evaluation.plots import plot_art_vs_n
 from scale_pl.models.policy import GreedyPolicy
 from scale_pl.seeds import TEST_SEED_BASE
@@ -50,7 +50,7 @@ class FinalEvaluation(L.Callback):
         if best and Path(best).is_file():
             state = torch.load(best, map_location=pl_module.device, weights_only=False)["state_dict"]
             pl_module.load_state_dict(state)
-        policies = {"scale": lambda: GreedyPolicy(pl_module.policy)}
+        policies = {"scale": lambda: GreedyPolicy(pl_module.policy, record_features=True)}
         policies |= {name: (lambda name=name: make_heuristic(name)) for name in self.heuristics}
         dm = trainer.datamodule
         rows = evaluate_across_n(
@@ -74,18 +74,24 @@ class FinalEvaluation(L.Callback):
             if hasattr(logger, "experiment") and hasattr(logger, "run_id"):
                 with tempfile.TemporaryDirectory() as tmp:
                     table = Path(tmp) / "final_evaluation.md"
-                    table.write_text(f"{self.table}\n\nMean response time per DAG pattern:\n\n{patterns}\n")
+                    table.write_text(
+                        f"{self.table}\n\nMean response time per DAG pattern:\n\n{patterns}\n\n"
+                        f"Attention feature z:\n\n{format_z_table(rows)}\n"
+                    )
                     plot = plot_art_vs_n(rows, Path(tmp) / "art_vs_n.png")
                     for path in (table, plot):
                         logger.experiment.log_artifact(logger.run_id, str(path))
 
 
 def final_metrics(rows: list[Row]) -> dict[str, float]:
-    """``final/N{n}/{method}_{art,p95,p99,slowdown,utilisation}`` and ``final_pattern/N{n}/{method}/{pattern}_art``."""
+    """``final/N{n}/{method}_{art,p95,p99,slowdown,utilisation}``, ``final/N{n}/{method}_z_{mean,std,kl,...}``
+    for learned policies, and ``final_pattern/N{n}/{method}/{pattern}_art``."""
     out = {}
     for r in rows:
         for key in ("art", "p95", "p99", "slowdown", "utilisation"):
             out[f"final/N{r.num_servers}/{r.method}_{key}"] = getattr(r, key)
+        for stat, value in r.z.items():
+            out[f"final/N{r.num_servers}/{r.method}_z_{stat}"] = value
         for pattern, art in r.pattern_art.items():
             out[f"final_pattern/N{r.num_servers}/{r.method}/{pattern}_art"] = art
     return out

@@ -16,7 +16,8 @@ from scale_pl.errors import ScaleError
 from scale_pl.evaluation.stats import interval
 
 FINAL = re.compile(r"^final/N(\d+)/(.+)_art$")
-ZSTAT = re.compile(r"^val/N(\d+)/z_(mean|std|kl)$")
+ZSTAT = re.compile(r"^val/N(\d+)/z_(mean|std|kl)$")  # last validation, at the validation sizes
+ZFINAL = re.compile(r"^final/N(\d+)/scale_z_(mean|std|kl)$")  # the final evaluation, at the test sizes
 
 
 @dataclass
@@ -71,8 +72,11 @@ def collect(runs) -> dict[str, MethodStats]:
                 elif (method, n) not in seen_heuristics:  # identical test workloads: one value per N
                     seen_heuristics.add((method, n))
                     stats[method].art[n].append(value)
-            elif m := ZSTAT.match(key):
-                stats[label].z[m.group(2)][int(m.group(1))].append(value)
+        # z statistics: the final evaluation's (the test sizes, up to the largest N) if the run has them
+        zkeys = [(m, v) for k, v in run.data.metrics.items() if (m := ZFINAL.match(k))]
+        zkeys = zkeys or [(m, v) for k, v in run.data.metrics.items() if (m := ZSTAT.match(k))]
+        for m, value in zkeys:
+            stats[label].z[m.group(2)][int(m.group(1))].append(value)
     return dict(stats)
 
 

@@ -202,12 +202,13 @@ class _PolicyWrapper:
     def reset(self, batch_size: int) -> None:
         """Start new episodes (nothing to clear: the policy is memoryless)."""
 
-    def _act(self, obs: Observation, greedy: bool, generator: torch.Generator | None) -> torch.Tensor:
+    def _act(self, obs: Observation, greedy: bool, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
+        """``SCALEPolicy.act`` in eval mode without gradients: action, log_prob, value, z."""
         was_training = self.policy.training
         self.policy.eval()
         try:
             with torch.no_grad():
-                return self.policy.act(obs, greedy=greedy, generator=generator)[0]
+                return self.policy.act(obs, greedy=greedy, generator=generator)
         finally:
             self.policy.train(was_training)
 
@@ -215,12 +216,24 @@ class _PolicyWrapper:
 class GreedyPolicy(_PolicyWrapper):
     """The simulator's policy protocol over :class:`SCALEPolicy`: the most likely server.
 
-    ``reset(batch_size)`` is a no-op; ``policy(obs)`` returns ``[B]`` long server indices,
-    computed in eval mode under ``torch.no_grad()``.
+    ``policy(obs)`` returns ``[B]`` long server indices, computed in eval mode under
+    ``torch.no_grad()``. With ``record_features=True`` the attention feature z of every live
+    decision since the last ``reset`` is kept in ``features`` (the distribution-shift diagnostics).
     """
 
+    def __init__(self, policy: SCALEPolicy, record_features: bool = False) -> None:
+        super().__init__(policy)
+        self.record_features = record_features
+        self.features: list[torch.Tensor] = []
+
+    def reset(self, batch_size: int) -> None:
+        self.features = []
+
     def __call__(self, obs: Observation) -> torch.Tensor:
-        return self._act(obs, greedy=True, generator=None)
+        action, _, _, z = self._act(obs, greedy=True, generator=None)
+        if self.record_features:
+            self.features.append(z[~obs.done])
+        return action
 
     def __repr__(self) -> str:
         return f"GreedyPolicy({type(self.policy).__name__})"
@@ -249,7 +262,7 @@ class SamplingPolicy(_PolicyWrapper):
         device = obs.mask.device
         if self._generator is None or self._generator.device != device:
             self._generator = torch.Generator(device=device).manual_seed(self.seed)
-        return self._act(obs, greedy=False, generator=self._generator)
+        return self._act(obs, greedy=False, generator=self._generator)[0]
 
     def __repr__(self) -> str:
         return f"SamplingPolicy({type(self.policy).__name__}, seed={self.seed})"
