@@ -10,7 +10,7 @@ import torch
 
 from scale_pl.algos.module import SCALEModule
 from scale_pl.evaluation.across_n import workload_batch
-from scale_pl.io.policy_loader import load_checkpoint_policy
+from scale_pl.io.policy_loader import load_checkpoint_policy, strip_checkpoint
 from scale_pl.io.workload_file import write_workload
 from scale_pl.models.policy import GreedyPolicy
 from scale_pl.sim.config import load_cluster_spec, load_generator
@@ -92,3 +92,19 @@ def test_evaluate_command_rejects_bad_input_in_one_line(trained_run, tmp_path):
         assert result.stderr.startswith("error:") and message in result.stderr, (extra, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt"]  # nothing half-written
+
+
+def test_a_stripped_checkpoint_schedules_exactly_like_the_full_one(trained_run, tmp_path):
+    full = trained_run.checkpoints / "best.ckpt"
+    strip_checkpoint(full, tmp_path / "small.ckpt", mlflow_run_id=trained_run.run_id)
+    small = torch.load(tmp_path / "small.ckpt", weights_only=True)
+    assert "optimizer_states" not in small and small["mlflow_run_id"] == trained_run.run_id
+    assert (tmp_path / "small.ckpt").stat().st_size < full.stat().st_size / 2
+    generator = load_generator(num_workflows=32)
+    batch = workload_batch(generator, load_cluster_spec(), 32, [7, 8])
+    schedules = []
+    for path in (full, tmp_path / "small.ckpt"):
+        env = SchedulingEnv(batch)
+        run_episode(env, load_checkpoint_policy(path))
+        schedules.append((env.server.clone(), env.metrics()["art"]))
+    assert torch.equal(schedules[0][0], schedules[1][0]) and torch.equal(schedules[0][1], schedules[1][1])

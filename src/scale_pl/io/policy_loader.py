@@ -91,3 +91,22 @@ def _last_line(exc: BaseException) -> str:
     """The innermost line of a (possibly nested, multi-line) error message."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
+
+
+SHIPPED_KEYS = ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")
+
+
+def strip_checkpoint(src: str | Path, dst: str | Path, **record: Any) -> None:
+    """Write ``src`` to ``dst`` with only what :func:`load_checkpoint_policy` and
+    ``SCALEModule.load_from_checkpoint`` need (weights, hyperparameters) plus epoch and step: no
+    optimizer or callback state, about a third of the size. ``record`` adds plain values (an MLflow
+    run id). Written atomically.
+    """
+    import torch
+
+    from scale_pl.io.atomic import staged_outputs
+
+    checkpoint = _read_checkpoint(Path(src))
+    small = {k: checkpoint[k] for k in SHIPPED_KEYS if k in checkpoint} | record
+    with staged_outputs() as stage:
+        stage(Path(dst), lambda tmp: torch.save(small, tmp))

@@ -1,0 +1,44 @@
+"""Copy the best checkpoint of each finished study run into pretrained/NAME.ckpt, without optimizer state.
+
+    python study/export_checkpoints.py scale_s0 scale_s1 scale_s2 no_srr_s0 no_srr_s1 no_srr_s2
+
+NAME is the MLflow run name (study/runs.txt); the newest FINISHED run of that name is taken. What is
+kept is what ``SCALEModule.load_from_checkpoint`` needs (weights, hyperparameters) plus the epoch, step and
+MLflow run id for the record; the optimizer and callback states (2/3 of the file) are dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import mlflow
+
+from scale_pl.io.policy_loader import strip_checkpoint
+from scale_pl.tracking import EXPERIMENT, tracking_uri
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--out", default="pretrained")
+    args = parser.parse_args()
+    client = mlflow.MlflowClient(tracking_uri())
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    for name in args.names:
+        runs = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+        )
+        if not runs:
+            raise SystemExit(f"error: no finished run named {name!r}")
+        run_id = runs[0].info.run_id
+        strip_checkpoint(Path("checkpoints") / run_id / "best.ckpt", out / f"{name}.ckpt", mlflow_run_id=run_id)
+        print(f"{name}: run {run_id} -> {out / f'{name}.ckpt'}")
+
+
+if __name__ == "__main__":
+    main()
