@@ -59,7 +59,7 @@ def test_evaluate_command_summarises_checkpoints_of_one_method(trained_run, tmp_
     """Two files given one NAME are two runs of one method: their rows share the group, the table counts 2."""
     for name in ("a.ckpt", "b.ckpt"):
         shutil.copyfile(trained_run.checkpoints / "best.ckpt", tmp_path / name)
-    args = ["evaluate", "--checkpoint", "scale=a.ckpt", "scale=b.ckpt", "--heuristics", "eft", "--sizes", "4", "8",
+    args = ["evaluate", "--checkpoint", "scale=[ab].ckpt", "--heuristics", "eft", "--sizes", "4", "8",
             "--seeds", "2", "--workflows-per-server", "2", "--json", "rows.json"]  # fmt: skip
     result = run_cli(args, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -82,6 +82,7 @@ def test_evaluate_command_rejects_bad_input_in_one_line(trained_run, tmp_path):
     cases = {
         ("--checkpoint", "missing.ckpt"): "missing.ckpt",
         ("--checkpoint", "a.ckpt", "x=a.ckpt"): "given twice",
+        ("--checkpoint", "x=b*.ckpt"): "matches no file",
         ("--heuristics", "lookahead:soon"): "lookahead horizon",
         ("--heuristics", "eft", "--sizes", "0"): "--sizes",
         ("--heuristics", "eft", "--json", "nowhere/rows.json"): "does not exist",

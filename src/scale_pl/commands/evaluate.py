@@ -2,13 +2,14 @@
 
 Example: ``python -m scale_pl evaluate --checkpoint checkpoints/<run>/best.ckpt --sizes 16 32 48 64``
 
-Several checkpoints given the same name (``scale=a.ckpt scale=b.ckpt``) are the training seeds of one
-method: the table shows their mean and 95% interval.
+Several checkpoints given the same name (``scale=a.ckpt scale=b.ckpt``, or ``'scale=runs/scale_s*.ckpt'``)
+are the training seeds of one method: the table shows their mean and 95% interval.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 import time
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rho is not None and not args.rho > 0:
         raise ScaleError(f"--rho must be > 0, got {args.rho}")
     policies, groups = {}, {}
-    for spec in args.checkpoint:
-        group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    for group, path in expand_checkpoints(args.checkpoint):
         policy = load_policy(path)  # fails early, one line, on a bad file
         policy.record_features = True  # z statistics per N
         name = checkpoint_name(Path(path))
@@ -91,6 +91,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(rows_to_json(rows), indent=1))
     return 0
+
+
+def expand_checkpoints(specs: list[str]) -> list[tuple[str, str]]:
+    """``[NAME=]PATH`` arguments as (NAME or "", path) pairs; a PATH with ``*``, ``?`` or ``[`` is a glob
+    (quoted on the command line, so that ``NAME=`` can precede it) and yields every file it matches."""
+    pairs = []
+    for spec in specs:
+        group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        if any(c in path for c in "*?[") and not Path(path).exists():
+            matches = sorted(glob.glob(path))
+            if not matches:
+                raise ScaleError(f"--checkpoint {path}: matches no file")
+            pairs += [(group, m) for m in matches]
+        else:
+            pairs.append((group, path))
+    return pairs
 
 
 def checkpoint_name(path: Path) -> str:
