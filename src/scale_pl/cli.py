@@ -56,6 +56,31 @@ class RunCheckpoint(ModelCheckpoint):
         if self._should_save_on_exception(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """``last.ckpt`` after every validation, not only when ``best.ckpt`` improved.
+
+        Lightning 2.6 writes ``last`` only at a step where a top-k checkpoint was saved, which makes
+        ``last.ckpt`` a copy of ``best.ckpt`` and ``--ckpt_path last`` resume from the best weights.
+        """
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """As :meth:`on_validation_end` when Lightning saves at the end of the training epoch instead."""
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """``last.ckpt`` holds the final weights, also when the last epoch had no validation."""
+        super().on_train_end(trainer, pl_module)
+        self._refresh_last(trainer)
+
+    def _refresh_last(self, trainer: Trainer) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
 
 class MLflowSaveConfig(SaveConfigCallback):
     """Logs the resolved config to the MLflow run: flattened params, ``config.yaml`` and tags."""

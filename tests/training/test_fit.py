@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import mlflow
+import pytest
 import torch
 import yaml
 
@@ -107,3 +108,25 @@ def test_without_a_checkpoint_callback_checkpoints_still_go_under_checkpoints(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "mlartifacts", "mlflow.db"]
     (run,) = runs(uri)
     assert (checkpoint_dir(tmp_path, run.info.run_id) / "last.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("val_every", "epochs", "best_epoch"), [(1, 2, 0), (2, 3, 1)], ids=["val-each-epoch", "val-every-2"]
+)
+def test_last_checkpoint_holds_the_last_weights_when_best_stopped_improving(
+    tmp_path, empty_store, val_every, epochs, best_epoch
+):
+    """Monitoring ``epoch`` in mode min makes the first validated epoch the best forever; last.ckpt must
+    still move on: after each validation, and at the end when the last epoch had none."""
+    uri = copy_store(empty_store, tmp_path)
+    never_better = {"class_path": "scale_pl.cli.RunCheckpoint",
+                    "init_args": {"monitor": "epoch", "mode": "min", "filename": "best"}}  # fmt: skip
+    args = fit_args("--trainer.check_val_every_n_epoch", str(val_every), max_epochs=epochs, callbacks=[never_better])
+    proc = run_cli(args, tmp_path, uri)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = runs(uri)
+    folder = checkpoint_dir(tmp_path, run.info.run_id)
+    best, last = _load(folder / "best.ckpt"), _load(folder / "last.ckpt")
+    assert (best["global_step"], best["epoch"]) == ((best_epoch + 1) * STEPS_PER_EPOCH, best_epoch)
+    assert last["global_step"] == epochs * STEPS_PER_EPOCH  # saved at the end: Lightning's epoch counter is past it
+    assert not torch.equal(*(c["state_dict"]["policy.task_proj.weight"] for c in (best, last)))

@@ -1,0 +1,57 @@
+"""The shipped checkpoints reproduce RESULTS.md: its evaluate command, on the test seeds.
+
+N=16 runs in the default suite; the other sizes of the table with ``-m slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from scale_pl.__main__ import main
+from scale_pl.evaluation.stats import interval
+
+REPO = Path(__file__).resolve().parents[2]
+METHODS = {"scale": "pretrained/scale_s*.ckpt", "no_srr": "pretrained/no_srr_s*.ckpt"}
+ROW = re.compile(r"^\| (\d+) \| (scale|no_srr) \| ([\d.]+) ± ([\d.]+) \| .* \| (\d+) \|$")
+
+
+def results_table() -> dict[tuple[str, int], tuple[float, float, int]]:
+    """(method, N) -> (mean ART, 95% half-width, runs) from the evaluate table of RESULTS.md."""
+    rows = {}
+    for line in (REPO / "RESULTS.md").read_text().splitlines():
+        if m := ROW.match(line):
+            rows[m.group(2), int(m.group(1))] = (float(m.group(3)), float(m.group(4)), int(m.group(5)))
+    return rows
+
+
+def test_results_md_has_the_table_of_every_shipped_method() -> None:
+    rows = results_table()
+    for method, pattern in METHODS.items():
+        runs = len(list(REPO.glob(pattern)))
+        assert runs >= 3, f"{pattern}: fewer than 3 shipped seeds"
+        sizes = sorted(n for m, n in rows if m == method)
+        assert sizes == [16, 32, 48, 64, 128]
+        assert all(rows[method, n][2] == runs for n in sizes)
+
+
+@pytest.mark.parametrize(
+    "n", [16, *(pytest.param(n, marks=pytest.mark.slow) for n in (32, 48, 64, 128))], ids=lambda n: f"N{n}"
+)
+def test_shipped_checkpoints_reproduce_results_md(n: int, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)  # the checkpoints' config paths (conf/...) are relative to the repository
+    out = tmp_path / "rows.json"
+    checkpoints = [f"{method}={pattern}" for method, pattern in METHODS.items()]
+    args = ["evaluate", "--checkpoint", *checkpoints, "--heuristics", "eft", "--sizes", str(n), "--json", str(out)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())
+    expected = results_table()
+    for method in METHODS:
+        arts = [r["art"] for r in rows if r["group"] == method]
+        mean, _ = interval(arts)
+        want, half, runs = expected[method, n]
+        assert len(arts) == runs
+        assert abs(mean - want) <= max(half, 0.01), (method, n, mean, want, half)
