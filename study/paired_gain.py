@@ -1,0 +1,38 @@
+"""Per-seed ratios to EFT and the SRR gain paired by training seed, from `evaluate --json` rows.
+
+    python -m scale_pl evaluate --checkpoint 'scale=pretrained/scale_s*.ckpt' \
+        'no_srr=pretrained/no_srr_s*.ckpt' --sizes 16 32 48 64 128 --json study/out/main.json
+    python study/paired_gain.py study/out/main.json
+
+Seed i of SCALE and of SCALE without SRR share the initial weights and the training workloads, so
+the difference of their ART on the same test workloads is a paired comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from scale_pl.evaluation.stats import interval
+
+
+def main(path: str) -> None:
+    with open(path) as f:
+        rows = json.load(f)
+    art = {(r["method"], r["num_servers"]): r["art"] for r in rows}
+    members = {g: sorted(r["method"] for r in rows if r["group"] == g and r["num_servers"] == rows[0]["num_servers"])
+               for g in ("scale", "no_srr")}  # fmt: skip
+    print("| N | SCALE / EFT per seed | no SRR / EFT per seed | SRR gain per seed (%) | mean gain ± 95% (%) |")
+    print("|---:|---|---|---|---:|")
+    for n in sorted({r["num_servers"] for r in rows}):
+        eft = art["eft", n]
+        srr = [art[m, n] for m in members["scale"]]
+        plain = [art[m, n] for m in members["no_srr"]]
+        gains = [100 * (b - a) / b for a, b in zip(srr, plain, strict=True)]
+        mean, half = interval(gains)
+        print(f"| {n} | {', '.join(f'{a / eft:.3f}' for a in srr)} | {', '.join(f'{b / eft:.3f}' for b in plain)} | "
+              f"{', '.join(f'{g:+.1f}' for g in gains)} | {mean:+.1f} ± {half:.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
