@@ -69,3 +69,12 @@ def test_z_statistics_come_from_the_final_evaluation_when_a_run_has_them() -> No
     validation_only = run({"val/N16/z_kl": 2.0, "val/N32/z_kl": 4.0})
     (stats,) = collect([with_final, validation_only]).values()
     assert {n: sorted(v) for n, v in stats.z["kl"].items()} == {16: [1.0, 2.0], 32: [4.0], 128: [3.0]}
+
+
+def test_method_label_separates_variants_and_training_sizes() -> None:
+    from scale_pl.evaluation.compare import method_label
+
+    base = {"config": "scale", "encoder": "GCNEncoder", "srr": "on", "train_sizes": "16"}
+    assert method_label(base) == "scale[scale, GCNEncoder, srr on]"
+    assert method_label(base | {"variant": "layernorm"}) == "scale[scale, GCNEncoder, srr on, layernorm]"
+    assert method_label(base | {"train_sizes": "16,32"}) == "scale[scale, GCNEncoder, srr on, N=16,32]"

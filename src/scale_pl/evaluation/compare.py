@@ -30,11 +30,16 @@ class MethodStats:
 
 
 def method_label(tags: dict[str, str]) -> str:
-    """Runs of one config, encoder, SRR setting and training sizes are seeds of one method."""
+    """Runs of one config, encoder, SRR setting, training sizes and ``variant`` tag are seeds of one method.
+
+    ``variant`` is free text for what the other tags do not show (an override such as a norm layer):
+    ``--trainer.logger.init_args.tags '{variant: layernorm}'``.
+    """
     config = tags.get("config", "-")
     label = f"scale[{config + ', ' if config != '-' else ''}{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
     sizes = tags.get("train_sizes", "")
-    return label + (f", N={sizes}]" if sizes and sizes != "16" else "]")
+    label += f", N={sizes}" if sizes and sizes != "16" else ""
+    return label + (f", {tags['variant']}]" if tags.get("variant") else "]")
 
 
 def load_runs(uri: str, experiment: str) -> list:
