@@ -33,7 +33,7 @@ def method_label(tags: dict[str, str]) -> str:
     """Runs of one config, encoder, SRR setting, training sizes and ``variant`` tag are seeds of one method.
 
     ``variant`` is free text for what the other tags do not show (an override such as a norm layer):
-    ``--trainer.logger.init_args.tags '{variant: layernorm}'``.
+    ``--trainer.logger.init_args.tags '{"variant": "layernorm"}'``.
     """
     config = tags.get("config", "-")
     label = f"scale[{config + ', ' if config != '-' else ''}{tags.get('encoder', '?')}, srr {tags.get('srr', '?')}"
