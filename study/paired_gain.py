@@ -1,8 +1,8 @@
 """Per-seed ratios to EFT and the SRR gain paired by training seed, from `evaluate --json` rows.
 
     python -m scale_pl evaluate --checkpoint 'scale=pretrained/scale_s*.ckpt' \
-        'no_srr=pretrained/no_srr_s*.ckpt' --sizes 16 32 48 64 128 --json study/out/main.json
-    python study/paired_gain.py study/out/main.json
+        'no_srr=pretrained/no_srr_s*.ckpt' --sizes 16 32 48 64 128 --json main.json
+    python study/paired_gain.py main.json
 
 Seed i of SCALE and of SCALE without SRR share the initial weights and the training workloads, so
 the difference of their ART on the same test workloads is a paired comparison.
