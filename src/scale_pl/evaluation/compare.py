@@ -104,6 +104,11 @@ def markdown(stats: dict[str, MethodStats], reference: str = "eft") -> str:
     return "\n".join(lines)
 
 
+def method_color(i: int) -> tuple:
+    """Twenty distinct colours (tab20), the same per method in both plots."""
+    return plt.get_cmap("tab20")(i % 20)
+
+
 def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
     """``art_vs_n.png`` (mean and interval per method) and ``z_stats_vs_n.png`` (z mean, std, KL per N)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +118,9 @@ def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
         if not sizes or max(interval(s.art[n])[0] for n in sizes) > 100:  # diverging baselines off-scale
             continue
         means, halves = zip(*(interval(s.art[n]) for n in sizes), strict=True)
-        ax.errorbar(sizes, means, yerr=halves, marker="o", capsize=3, label=name, color=f"C{i % 10}")
+        learned = name.startswith("scale[")  # heuristics dashed, so 10+ methods stay readable
+        ax.errorbar(sizes, means, yerr=halves, marker="o" if learned else "s", capsize=3, label=name,
+                    color=method_color(i), linestyle="-" if learned else "--")  # fmt: skip
     ax.set(xlabel="servers N", ylabel="ART (s)", title="ART across cluster sizes (test workloads)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -127,7 +134,7 @@ def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
             series = s.z.get(stat)
             if series:
                 sizes = sorted(series)
-                ax.plot(sizes, [interval(series[n])[0] for n in sizes], marker="o", label=name, color=f"C{i % 10}")
+                ax.plot(sizes, [interval(series[n])[0] for n in sizes], marker="o", label=name, color=method_color(i))
         ax.set(xlabel="servers N", title=f"attention feature z: {stat}")
         ax.grid(alpha=0.3)
     for ax in axes:
