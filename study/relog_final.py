@@ -20,7 +20,7 @@ from mlflow.entities import Metric
 
 from scale_pl.baselines import make_heuristic
 from scale_pl.evaluation.across_n import evaluate_across_n
-from scale_pl.evaluation.callback import final_metrics
+from scale_pl.evaluation.callback import FinalEvaluation, final_metrics
 from scale_pl.io.policy_loader import load_checkpoint_policy
 from scale_pl.seeds import TEST_SEED_BASE
 from scale_pl.tracking import EXPERIMENT, tracking_uri
@@ -40,17 +40,17 @@ def main() -> None:
             max_results=1,
         )
         config = yaml.safe_load(Path(client.download_artifacts(run.info.run_id, "config.yaml")).read_text())
-        (final,) = [
-            c["init_args"] for c in config["trainer"]["callbacks"] if c["class_path"].endswith("FinalEvaluation")
-        ]
+        callbacks = config["trainer"]["callbacks"]
+        (final,) = [c["init_args"] for c in callbacks if c["class_path"].endswith("FinalEvaluation")]
+        spec = FinalEvaluation(**final)  # its defaults for what the config leaves out
         policy = load_checkpoint_policy(Path("checkpoints") / run.info.run_id / "best.ckpt")
         policy.record_features = True
-        heuristics = final.get("heuristics") or ["random", "round_robin", "least_loaded", "eft", "rank_eft"]
-        policies = {"scale": lambda policy=policy: policy} | {h: (lambda h=h: make_heuristic(h)) for h in heuristics}
+        policies = {"scale": lambda policy=policy: policy}
+        policies |= {h: (lambda h=h: make_heuristic(h)) for h in spec.heuristics}
         data = config["data"]
-        rows = evaluate_across_n(policies, data["workload_config"], data["cluster_config"], final["sizes"],
-                                 range(TEST_SEED_BASE, TEST_SEED_BASE + final["seeds"]),
-                                 final["workflows_per_server"], data.get("rho"))  # fmt: skip
+        rows = evaluate_across_n(policies, data["workload_config"], data["cluster_config"], spec.sizes,
+                                 range(TEST_SEED_BASE, TEST_SEED_BASE + spec.seeds),
+                                 spec.workflows_per_server, data.get("rho"))  # fmt: skip
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in final_metrics(rows).items()]
         for i in range(0, len(metrics), 1000):

@@ -60,6 +60,7 @@ def write_config(tmp_path: Path, edit) -> Path:
         (["--rho", "0"], ["--rho must be > 0"]),
         (["--rho", "-0.5"], ["--rho must be > 0"]),
         (["--sizes", "0"], ["N must be >= 1"]),
+        (["--json", "no/such/folder/rows.json"], ["--json", "does not exist"]),
     ],
 )
 def test_bad_command_line_values(args, needles) -> None:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from scale_pl.algos.ppo import explained_variance, gae, ppo_losses
-from scale_pl.baselines import make_heuristic
+from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.data.rollout import Rollout
 from scale_pl.errors import ScaleError
 from scale_pl.evaluation.metrics import ResponseTimeStats
@@ -77,8 +77,7 @@ class SCALEModule(L.LightningModule):
             raise ScaleError("model: need 0 < final_lr_fraction <= 1, 0 < gamma <= 1, 0 <= gae_lambda <= 1, clip > 0")
         if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
             raise ScaleError("model: update_epochs, num_minibatches must be >= 1 and max_grad_norm > 0")
-        self.reference_policies = ["random", "round_robin", "least_loaded", "eft", "rank_eft"] \
-            if reference_policies is None else list(reference_policies)  # fmt: skip
+        self.reference_policies = list(HEURISTICS if reference_policies is None else reference_policies)
         for name in self.reference_policies:
             make_heuristic(name)
         given = _given_hyperparameters.get() if _given_hyperparameters is not None else None

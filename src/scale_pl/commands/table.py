@@ -13,6 +13,7 @@ import time
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
 from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
+from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.sim.config import load_generator
 
 
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
     for name in args.policies:
         make_heuristic(name)
+    if args.json:
+        check_writable(args.json, "--json")
     t0 = time.time()
     policies = {name: (lambda name=name: make_heuristic(name)) for name in args.policies}
     rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
@@ -45,6 +48,5 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     print(f"\n{args.seeds} workloads per N, rho {rho}, {time.time() - t0:.0f} s")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows_to_json(rows), fh, indent=1)
+        write_text_atomic(args.json, json.dumps(rows_to_json(rows), indent=1))
     return 0

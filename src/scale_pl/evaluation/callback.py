@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from scale_pl.baselines import make_heuristic
+from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.evaluation.across_n import Row, evaluate_across_n, format_pattern_table, format_table, format_z_table
 from scale_pl.evaluation.plots import plot_art_vs_n
 from scale_pl.models.policy import GreedyPolicy
@@ -36,9 +36,7 @@ class FinalEvaluation(L.Callback):
     ) -> None:
         self.sizes = list(sizes) if sizes is not None else [16, 32, 48]
         self.seeds, self.workflows_per_server = seeds, workflows_per_server
-        self.heuristics = (
-            heuristics if heuristics is not None else ["random", "round_robin", "least_loaded", "eft", "rank_eft"]
-        )
+        self.heuristics = heuristics if heuristics is not None else list(HEURISTICS)
         for name in self.heuristics:
             make_heuristic(name)
         self.table: str | None = None
