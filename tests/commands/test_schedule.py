@@ -21,7 +21,7 @@ from scale_pl.io.workload_sources import load_catalogue, load_workload
 from scale_pl.sim.config import CONF_DIR, load_cluster_spec
 from tests.io.validate_schedule import validate_schedule
 
-WFINSTANCES = Path(__file__).resolve().parents[2] / ".." / "shared" / "workloads" / "wfinstances"
+WFINSTANCES = Path(__file__).resolve().parents[1] / "data" / "wfinstances"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -34,7 +34,7 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
 def _traces() -> list[Path]:
     traces = sorted(WFINSTANCES.glob("*.json"))
     if not traces:
-        pytest.fail(f"no WfInstances traces in {WFINSTANCES.resolve()}: the shared/ folder must sit beside the repo")
+        pytest.fail(f"no WfInstances traces in {WFINSTANCES}: tests/data/wfinstances/ is part of the repository")
     return traces
 
 

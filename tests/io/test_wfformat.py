@@ -1,4 +1,4 @@
-"""The WfFormat importer: the shared real traces (schema 1.5) and a 1.4-shaped trace."""
+"""The WfFormat importer: the real traces of tests/data/wfinstances (schema 1.5) and a 1.4-shaped trace."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from scale_pl.sim.config import load_cluster_spec
 from scale_pl.sim.rollout import simulate
 from tests.io.validate_schedule import validate_schedule
 
-WFINSTANCES = Path(__file__).resolve().parents[2] / ".." / "shared" / "workloads" / "wfinstances"
+WFINSTANCES = Path(__file__).resolve().parents[1] / "data" / "wfinstances"
 TRACES = sorted(WFINSTANCES.glob("*.json")) or [None]  # None: fail (never skip) when the folder is missing
 
 
 def _trace(path: Path | None) -> Path:
     if path is None:
-        pytest.fail(f"no WfInstances traces in {WFINSTANCES.resolve()}: the shared/ folder must sit beside the repo")
+        pytest.fail(f"no WfInstances traces in {WFINSTANCES}: tests/data/wfinstances/ is part of the repository")
     return path
 
 
@@ -34,7 +34,7 @@ def catalogue():
 
 
 @pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem if p else "missing")
-def test_shared_trace_imports_runtime_sizes_and_edges(path, catalogue):
+def test_wfinstances_trace_imports_runtime_sizes_and_edges(path, catalogue):
     path = _trace(path)
     raw = json.loads(path.read_text())
     spec, execution = raw["workflow"]["specification"], raw["workflow"]["execution"]
@@ -55,7 +55,7 @@ def test_shared_trace_imports_runtime_sizes_and_edges(path, catalogue):
     assert [catalogue.names[k] for k in f.types] == [mapping.type_for(programs[t]) for t in f.task_ids]
 
 
-def test_shared_traces_combine_with_poisson_arrivals(catalogue):
+def test_wfinstances_traces_combine_with_poisson_arrivals(catalogue):
     paths = [_trace(p) for p in TRACES]
     wl = load_workload(paths + paths[:1], arrival_rate=0.05, seed=7)
     arrivals = wfformat_arrivals(len(paths) + 1, None, 0.05, 7)
@@ -70,7 +70,7 @@ def test_shared_traces_combine_with_poisson_arrivals(catalogue):
 
 
 @pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem if p else "missing")
-def test_every_shared_trace_schedules_with_every_heuristic(path, tmp_path):
+def test_every_wfinstances_trace_schedules_with_every_heuristic(path, tmp_path):
     """Load, write as a workload file, schedule with each heuristic, and re-check from the files alone."""
     wl = load_workload([_trace(path)])
     cluster = load_cluster_spec().make(6, wl.catalogue)
