@@ -17,7 +17,7 @@ def obs(mask, est_finish, backlog=None, speed=None, slack=0.0) -> Observation:
     n = mask.shape[1]
     row = lambda v, d: torch.tensor([v if v is not None else [d] * n], dtype=torch.float64)  # noqa: E731
     return Observation(
-        task=None, nodes=None, node_mask=None, edges=None, edge_mask=None, current=None, servers=None,
+        task=None, nodes=None, node_mask=None, edges=None, edge_mask=None, current=None, servers=None, system=None,
         mask=mask, est_finish=row(est_finish, 0.0), backlog=row(backlog, 0.0), speed=row(speed, 1.0),
         transfer=row(None, 0.0), bottom_level=torch.tensor([1.0]), slack=torch.tensor([slack]),
         done=torch.tensor([False]),

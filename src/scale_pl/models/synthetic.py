@@ -88,6 +88,7 @@ def random_observation(
         edge_mask=edge_mask,
         current=current,
         servers=servers,
+        system=rand(b, num_classes + 2),
         mask=mask,
         est_finish=est_finish,
         backlog=rand(b, n),

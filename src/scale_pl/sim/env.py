@@ -15,12 +15,14 @@ from dataclasses import fields
 import torch
 
 from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.belief import QueueTable, believed_slots
 from scale_pl.sim.features import observe, static_features
 from scale_pl.sim.indexing import put_rows, rows
 from scale_pl.sim.lower_bound import longest_path
 from scale_pl.sim.observation import Observation
 
 INF = float("inf")
+INFORMATION_MODES = ("expected", "exact_queue")
 
 
 class SchedulingEnv:
@@ -30,8 +32,11 @@ class SchedulingEnv:
         batch: the workloads and clusters; also settable later through :meth:`reset`.
         reward_scale: the return times ``reward_scale`` is minus the sum of response times.
         time_scale: seconds that map to 1 in the log-scaled time features.
-        queue_window: recent tasks per server kept for queue length and utilisation features.
-        util_window: seconds over which recent utilisation is measured.
+        information: what the scheduler knows of the servers' queues: ``"expected"`` (the default:
+            unfinished tasks are believed to take their expected duration, see :mod:`~scale_pl.sim.belief`)
+            or ``"exact_queue"`` (servers report their queues' actual remaining time; optimistic,
+            for comparison only).
+        queue_rows: initial rows per server of the table of unfinished tasks (it grows as needed).
         check_actions: raise if an active environment is given an infeasible server.
     """
 
@@ -40,16 +45,18 @@ class SchedulingEnv:
         batch: WorkloadBatch | None = None,
         reward_scale: float = 100.0,
         time_scale: float = 2.0,
-        queue_window: int = 8,
-        util_window: float = 20.0,
+        information: str = "expected",
+        queue_rows: int = 16,
         check_actions: bool = True,
     ) -> None:
-        if reward_scale <= 0 or time_scale <= 0 or util_window <= 0 or queue_window < 1:
-            raise ValueError("reward_scale, time_scale, util_window and queue_window must be positive")
+        if reward_scale <= 0 or time_scale <= 0 or queue_rows < 1:
+            raise ValueError("reward_scale, time_scale and queue_rows must be positive")
+        if information not in INFORMATION_MODES:
+            raise ValueError(f"information must be one of {', '.join(INFORMATION_MODES)}, got {information!r}")
         self.reward_scale = reward_scale
         self.time_scale = time_scale
-        self.queue_window = queue_window
-        self.util_window = util_window
+        self.information = information
+        self.queue_rows = queue_rows
         self.check_actions = check_actions
         self.batch: WorkloadBatch | None = None
         if batch is not None:
@@ -86,10 +93,7 @@ class SchedulingEnv:
         s = num_slots or int(batch.slots.max())
         slot_ids = torch.arange(s, device=dev)
         self.slot_free = torch.where(slot_ids < batch.slots[..., None], 0.0, INF).to(dt)  # [B, N, S]
-        q = self.queue_window
-        self.recent_start = torch.full((bs, batch.speed.shape[1], q), -INF, dtype=dt, device=dev)
-        self.recent_finish = self.recent_start.clone()
-        self.recent_pos = torch.zeros(bs, batch.speed.shape[1], dtype=torch.long, device=dev)
+        self.queue = QueueTable.empty(bs, batch.speed.shape[1], max(self.queue_rows, s), dt, dev)
         self.busy = torch.zeros(bs, dtype=dt, device=dev)
         self.integral = torch.zeros(bs, dtype=dt, device=dev)
         self.num_decisions = torch.zeros(bs, dtype=torch.long, device=dev)
@@ -108,6 +112,10 @@ class SchedulingEnv:
         self._per_server()
         return self.observe()
 
+    def _settings(self) -> dict:
+        return {"reward_scale": self.reward_scale, "time_scale": self.time_scale, "information": self.information,
+                "queue_rows": self.queue_rows, "check_actions": self.check_actions}  # fmt: skip
+
     def reset_envs(self, idx: torch.Tensor, replacement: WorkloadBatch) -> None:
         """Restart environments ``idx`` ``[k]`` on the ``k`` rows of ``replacement``.
 
@@ -118,15 +126,19 @@ class SchedulingEnv:
             return
         if replacement.shape[1:] != self.batch.shape[1:] or replacement.speed.shape[1:] != self.batch.speed.shape[1:]:
             raise ValueError("reset_envs: the replacement workloads are padded differently from the batch")
-        fresh = SchedulingEnv(reward_scale=self.reward_scale, time_scale=self.time_scale,
-                              queue_window=self.queue_window, util_window=self.util_window)  # fmt: skip
+        fresh = SchedulingEnv(**self._settings())
         fresh.reset(replacement, num_slots=self.slot_free.shape[2])
-        for name, value in vars(fresh).items():
+        if fresh.queue.rows < self.queue.rows:
+            fresh.queue.grow(self.queue.rows - fresh.queue.rows)
+        elif fresh.queue.rows > self.queue.rows:
+            self.queue.grow(fresh.queue.rows - self.queue.rows)
+        for name, value in [*vars(fresh).items(), *(("queue." + k, v) for k, v in fresh.queue.tensors().items())]:
             if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx"):
-                current = getattr(self, name)
+                owner, attr = (self.queue, name[6:]) if name.startswith("queue.") else (self, name)
+                current = getattr(owner, attr)
                 if current.dim() <= 2:  # small per-decision tensors may be held by earlier observations
                     current = current.clone()
-                    setattr(self, name, current)
+                    setattr(owner, attr, current)
                 current[idx] = value
         for f in fields(WorkloadBatch):
             value = getattr(replacement, f.name)
@@ -138,13 +150,12 @@ class SchedulingEnv:
 
         What-if search (:class:`~scale_pl.baselines.lookahead.Lookahead`) steps copies independently.
         """
-        clone = SchedulingEnv(reward_scale=self.reward_scale, time_scale=self.time_scale,
-                              queue_window=self.queue_window, util_window=self.util_window,
-                              check_actions=self.check_actions)  # fmt: skip
+        clone = SchedulingEnv(**self._settings())
         rows_of = torch.arange(self.b_idx.numel(), device=self.b_idx.device).repeat_interleave(copies)
         for name, value in vars(self).items():
             if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx"):
                 setattr(clone, name, value.index_select(0, rows_of))
+        clone.queue = QueueTable(**{k: v.index_select(0, rows_of) for k, v in self.queue.tensors().items()})
         clone.batch = self.batch.select(rows_of)
         clone.b_idx = torch.arange(rows_of.numel(), device=rows_of.device)
         clone.n_idx = self.n_idx
@@ -165,9 +176,11 @@ class SchedulingEnv:
             bad = int((~rows(self.cur_mask, action) & act).nonzero()[0, 0])
             raise ValueError(f"environment {bad}: server {int(action[bad])} cannot run its current task")
         f = self.cur_task
-        start = rows(self.cur_start, action)
-        speed = rows(self.cur_speed, action)
-        finish = start + rows(b.latency, self.cur_type) + rows(b.work, f) / speed.clamp_min(1e-30)
+        transfer = rows(self.cur_transfer, action)
+        start = torch.maximum(self.clock + transfer, rows(self.cur_actual_free, action))
+        speed = rows(self.cur_speed, action).clamp_min(1e-30)
+        latency = rows(b.latency, self.cur_type)
+        finish = start + latency + rows(b.work, f) / speed
 
         def put(t: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> None:
             put_rows(t, idx, torch.where(act, value, rows(t, idx)))
@@ -180,10 +193,10 @@ class SchedulingEnv:
         n_flat = bi * self.n_idx.numel() + action  # (env, server) as one index
         slot_free = self.slot_free.view(-1, self.slot_free.shape[2])
         self._put_slot(slot_free, n_flat, rows(self.cur_slot, action), finish, act)
-        pos = rows(self.recent_pos, action)
-        self._put_slot(self.recent_start.view(-1, self.queue_window), n_flat, pos, start, act)
-        self._put_slot(self.recent_finish.view(-1, self.queue_window), n_flat, pos, finish, act)
-        put(self.recent_pos, action, (pos + 1) % self.queue_window)
+        self.queue.insert(
+            action, self.clock, act, start=start, finish=finish, duration=latency + rows(b.exp_work, f) / speed,
+            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype),
+        )  # fmt: skip
         self.busy += torch.where(act, finish - start, 0.0)
         self.num_decisions += act.long()
 
@@ -250,7 +263,8 @@ class SchedulingEnv:
         return reward
 
     def _per_server(self) -> None:
-        """Quantities of placing the current task on each server: transfer, slot, start, mask ``[B, N]``."""
+        """Quantities of placing the current task on each server ``[B, N]``: transfer, actual free time and
+        slot (the event semantics), the scheduler's free time and start (its information), mask."""
         b = self.batch
         par = rows(b.parents, self.cur_task)  # [B, P]
         p_server = torch.where(rows(b.parent_mask, self.cur_task), self.server.gather(1, par), -1)
@@ -263,9 +277,15 @@ class SchedulingEnv:
         s1 = p_server.gather(1, arg[:, None])
         c2 = torch.where(p_server != s1, p_cost, 0.0).amax(1)
         self.cur_transfer = torch.where(self.n_idx == s1, c2[:, None], c1[:, None])
-        free, self.cur_slot = self.slot_free.min(-1)
-        self.cur_free = free
-        self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, free)
+        self.cur_actual_free, self.cur_slot = self.slot_free.min(-1)
+        now = torch.where(self.done, 0.0, self.clock)
+        self.cur_running, self.cur_queued = self.queue.states(now)
+        if self.information == "exact_queue":
+            self.cur_free = self.cur_actual_free
+        else:
+            believed = believed_slots(self.queue, now, b.slots * b.server_valid, self.cur_running, self.cur_queued)
+            self.cur_free = believed.amin(-1)
+        self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, self.cur_free)
         by_type = self.cur_type[:, None, None].expand(-1, b.speed.shape[1], 1)
         self.cur_speed = b.speed.gather(2, by_type).squeeze(2)
         self.cur_mask = (self.cur_speed > 0) & b.server_valid

@@ -40,8 +40,9 @@ def observe(env: SchedulingEnv) -> Observation:
     node_mask = b.task_valid.gather(1, wf_tasks)
     start, finish = env.start.gather(1, wf_tasks), env.finish.gather(1, wf_tasks)
     decided = torch.isfinite(start)
-    waiting_parents = env.parents_left.gather(1, wf_tasks) > 0
     n_now = now[:, None]
+    # ready = every parent finished by now (ready_lb is the latest parent finish once all are placed)
+    parents_done = (env.parents_left.gather(1, wf_tasks) == 0) & (env.ready_lb.gather(1, wf_tasks) <= n_now)
     bl_rows = env.bottom_level.gather(1, wf_tasks)
     bl = rows(env.bottom_level, cur)
     slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
@@ -50,8 +51,8 @@ def observe(env: SchedulingEnv) -> Observation:
             decided & (finish <= n_now),
             decided & (start <= n_now) & (finish > n_now),
             decided & (start > n_now),
-            ~decided & ~waiting_parents & node_mask,
-            ~decided & waiting_parents,
+            ~decided & parents_done & node_mask,
+            ~decided & ~parents_done & node_mask,
             wf_tasks == cur[:, None],
         ),
         dim=-1,
@@ -78,6 +79,7 @@ def observe(env: SchedulingEnv) -> Observation:
     ).float()
 
     servers = _server_features(env, now, feasible, est_finish, backlog)
+    system = _system_features(env, now, backlog)
     return Observation(
         task=task,
         nodes=nodes,
@@ -86,6 +88,7 @@ def observe(env: SchedulingEnv) -> Observation:
         edge_mask=rows(b.edge_mask, env.cur_wf),
         current=cur - env.cur_wf * m,
         servers=servers,
+        system=system,
         mask=feasible,
         est_finish=est_finish,
         backlog=backlog,
@@ -106,11 +109,8 @@ def _server_features(
     eft = torch.where(feasible, est_finish, 0.0)
     best = torch.where(feasible, est_finish, float("inf")).amin(1, keepdim=True).clamp(1e-9, 1e300)
     eft_ratio = torch.where(feasible, torch.log(eft.clamp_min(1e-9) / best).clamp_min(0.0), 0.0)
-    n_now = now[:, None, None]
-    queue = (env.recent_finish > n_now).sum(-1) / slots
-    window_start = n_now - env.util_window
-    overlap = torch.minimum(env.recent_finish, n_now) - torch.maximum(env.recent_start, window_start)
-    util = overlap.clamp_min(0.0).sum(-1) / (slots * env.util_window)
+    queue = env.cur_queued.sum(-1) / slots  # placed, not started by now: exact counts over the whole queue
+    util = env.cur_running.sum(-1) / slots
     feats = torch.stack(
         (
             env.cur_speed,
@@ -126,6 +126,23 @@ def _server_features(
     )
     feats = torch.where(b.server_valid.unsqueeze(-1), feats, 0.0)  # padded servers have no free slot (inf)
     return torch.cat((env.server_static, feats.float()), dim=-1) * b.server_valid.unsqueeze(-1)
+
+
+def _system_features(env: SchedulingEnv, now: torch.Tensor, backlog: torch.Tensor) -> torch.Tensor:
+    """``[B, 2 + C]`` size-free system state: workflows in the system per server, their mean age, and
+    the mean backlog of each server class (0 for a class the cluster does not have)."""
+    b, ts = env.batch, env.time_scale
+    arrival = b.arrival
+    inside = b.wf_valid & (arrival <= now[:, None]) & (env.completion > now[:, None])
+    count = inside.sum(1).to(now.dtype)
+    age = torch.where(inside, now[:, None] - arrival, 0.0).sum(1) / count.clamp_min(1.0)
+    servers = b.server_valid.sum(1).to(now.dtype).clamp_min(1.0)
+    members = env.server_static.to(now.dtype)  # [B, N, C] class one-hot (0 for padded servers)
+    per_class = torch.einsum("bn,bnc->bc", torch.where(b.server_valid, backlog, 0.0), members)
+    per_class = per_class / members.sum(1).clamp_min(1.0)
+    return torch.cat(
+        ((count / servers)[:, None], torch.log1p(age / ts)[:, None], torch.log1p(per_class / ts)), dim=1
+    ).float()
 
 
 def static_features(env: SchedulingEnv) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,5 +161,5 @@ def static_features(env: SchedulingEnv) -> tuple[torch.Tensor, torch.Tensor]:
         ),
         dim=-1,
     ) * b.task_valid.unsqueeze(-1)
-    per_server = F.one_hot(b.server_class, b.num_classes).float()
+    per_server = F.one_hot(b.server_class, b.num_classes).float() * b.server_valid.unsqueeze(-1)
     return per_task, per_server

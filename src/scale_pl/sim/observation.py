@@ -10,7 +10,12 @@ server classes:
   bottom level, state one-hot (done, running, queued, ready, waiting), is-the-task-to-place.
 - ``servers`` ``[B, N, C + 8]``: class one-hot, speed for this task's type, log1p(slots),
   backlog, expected finish of this task there (incl. transfer), log(EFT / best EFT), transfer
-  delay, queue length per slot, recent utilisation.
+  delay, queued tasks per slot, running tasks per slot.
+- ``system`` ``[B, C + 2]``: workflows in the system per server, their mean age, the mean backlog
+  of each server class.
+
+Every time-derived quantity (backlog, expected finish, node states, queue counts) is what the
+scheduler knows under the environment's information model (:mod:`scale_pl.sim.belief`).
 
 The raw fields (seconds, not normalised) are what heuristics read.
 """
@@ -36,6 +41,10 @@ def server_feature_dim(num_classes: int) -> int:
     return num_classes + 8
 
 
+def system_feature_dim(num_classes: int) -> int:
+    return num_classes + 2
+
+
 @dataclass
 class Observation:
     """One decision per environment.
@@ -46,9 +55,10 @@ class Observation:
         edges: ``[B, E, 2]`` (parent, child) indices into ``nodes``; ``edge_mask`` ``[B, E]``.
         current: ``[B]`` index of the task to place in ``nodes``.
         servers: ``[B, N, F_server]`` server features.
+        system: ``[B, F_system]`` size-free system state (for the critic).
         mask: ``[B, N]`` feasible servers (can run the type; real server).
-        est_finish: ``[B, N]`` expected finish time of the task there, seconds from now (inf if infeasible).
-        backlog: ``[B, N]`` seconds until the server's earliest free slot.
+        est_finish: ``[B, N]`` believed finish time of the task there, seconds from now (inf if infeasible).
+        backlog: ``[B, N]`` seconds until the server's earliest (believed) free slot.
         speed: ``[B, N]`` speed for the task's type.
         transfer: ``[B, N]`` input transfer delay if placed there.
         bottom_level: ``[B]`` expected seconds on the task's longest path to its workflow's end.
@@ -63,6 +73,7 @@ class Observation:
     edge_mask: torch.Tensor | None
     current: torch.Tensor | None
     servers: torch.Tensor | None
+    system: torch.Tensor | None
     mask: torch.Tensor
     est_finish: torch.Tensor
     backlog: torch.Tensor

@@ -17,6 +17,7 @@ import torch
 
 from scale_pl.sim.cluster import Cluster
 from scale_pl.sim.observation import Observation
+from scale_pl.sim.reference_view import DecisionState, Placed, observation, server_view
 from scale_pl.sim.workload import Workload
 
 
@@ -41,12 +42,22 @@ class ReferenceSimulator:
     Args:
         workload: the workflows; decided in order of (ready, arrival, task index).
         cluster: the servers.
-        reward_scale: as in :class:`~scale_pl.sim.env.SchedulingEnv`.
+        reward_scale, time_scale, information: as in :class:`~scale_pl.sim.env.SchedulingEnv`.
     """
 
-    def __init__(self, workload: Workload, cluster: Cluster, reward_scale: float = 100.0) -> None:
+    def __init__(
+        self,
+        workload: Workload,
+        cluster: Cluster,
+        reward_scale: float = 100.0,
+        time_scale: float = 2.0,
+        information: str = "expected",
+    ) -> None:
+        if information not in ("expected", "exact_queue"):
+            raise ValueError(f"information must be 'expected' or 'exact_queue', got {information!r}")
         cluster.check_runnable(workload.used_types())
         self.workload, self.cluster, self.reward_scale = workload, cluster, reward_scale
+        self.time_scale, self.information = time_scale, information
         self.latency = [p.latency for p in workload.catalogue.primitives]
         self.flows = workload.workflows
         self.parents = [f.parents() for f in self.flows]
@@ -85,22 +96,30 @@ class ReferenceSimulator:
                 if parents_left[wi][t] == 0:
                     ready[wi][t] = f.arrival
                     heapq.heappush(heap, (f.arrival, wi, t))
+        placed_on: list[list[Placed]] = [[] for _ in range(n_servers)]  # each server's tasks, FIFO
+        undecided_work = [float(sum(f.expected_work)) for f in flows]
         decision_times, actions = [], []
         while heap:
             clock, wi, t = heapq.heappop(heap)
             f = flows[wi]
             k = int(f.types[t])
             transfer = [self._transfer(wi, t, n, server) for n in range(n_servers)]
-            free = [min(s) for s in slot_free]
-            starts = [max(clock + transfer[n], free[n]) for n in range(n_servers)]
-            obs = self._observation(wi, t, k, clock, starts, free, transfer, server)
-            n = int(policy(obs)[0])
+            actual_free = [min(s) for s in slot_free]
+            views = [
+                server_view(placed_on[n], int(cl.slots[n]), clock, actual_free[n], self.information)
+                for n in range(n_servers)
+            ]
+            state = DecisionState(wi, t, clock, transfer, views, server, start, finish, completion, undecided_work[wi])
+            n = int(policy(observation(self, state))[0])
             if not cl.speed[n, k] > 0:
                 raise ValueError(f"server {n} cannot run task {f.task_ids[t]!r} of workflow {f.id!r}")
-            slot = slot_free[n].index(free[n])  # the earliest free slot, lowest index on ties
-            server[wi][t], start[wi][t] = n, starts[n]
-            finish[wi][t] = starts[n] + self.latency[k] + f.work[t] / cl.speed[n, k]
+            slot = slot_free[n].index(actual_free[n])  # the earliest free slot, lowest index on ties
+            server[wi][t], start[wi][t] = n, max(clock + transfer[n], actual_free[n])
+            finish[wi][t] = start[wi][t] + self.latency[k] + f.work[t] / cl.speed[n, k]
             slot_free[n][slot] = finish[wi][t]
+            expected = self.latency[k] + f.expected_work[t] / cl.speed[n, k]
+            placed_on[n].append(Placed(wi, t, start[wi][t], finish[wi][t], expected, clock + transfer[n]))
+            undecided_work[wi] -= float(f.expected_work[t])
             decision_times.append(clock)
             actions.append(n)
             for c in self.children[wi][t]:
@@ -121,32 +140,6 @@ class ReferenceSimulator:
         f, net = self.flows[wi], self.cluster.network
         costs = [net.latency + f.output_mb[p] / net.bandwidth_mbps for p in self.parents[wi][t] if server[wi][p] != n]
         return max(costs, default=0.0)
-
-    def _observation(self, wi, t, k, clock, starts, free, transfer, server) -> Observation:
-        """The raw (heuristic-facing) fields of the observation; neural features are left out."""
-        f, cl = self.flows[wi], self.cluster
-        speed = [float(cl.speed[n, k]) for n in range(cl.num_servers)]
-        est = [
-            starts[n] + (self.latency[k] + f.expected_work[t] / speed[n]) - clock if speed[n] > 0 else math.inf
-            for n in range(cl.num_servers)
-        ]
-        undecided = [self.bottom[wi][u] for u in range(f.num_tasks) if server[wi][u] < 0]
-        bl = self.bottom[wi][t]
-
-        def row(values: list[float]) -> torch.Tensor:
-            return torch.tensor([values], dtype=torch.float64)
-
-        return Observation(
-            task=None, nodes=None, node_mask=None, edges=None, edge_mask=None, current=None, servers=None,
-            mask=torch.tensor([[s > 0 for s in speed]]),
-            est_finish=row(est),
-            backlog=row([max(fr - clock, 0.0) for fr in free]),
-            speed=row(speed),
-            transfer=row(transfer),
-            bottom_level=torch.tensor([bl], dtype=torch.float64),
-            slack=torch.tensor([max(undecided) - bl], dtype=torch.float64),
-            done=torch.tensor([False]),
-        )  # fmt: skip
 
     def _rewards(self, times: list[float], completion: list[float]) -> list[float]:
         """Reward k: minus the integral of workflows in the system from decision k to k+1 (the tail at the end)."""

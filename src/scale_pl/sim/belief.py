@@ -1,0 +1,129 @@
+"""What the scheduler believes about each server's queue: the information model of docs/model.md.
+
+The batched environment keeps, per server, a table of the tasks placed on it that may still
+matter (``[B, N, Q]``: actual start and finish, expected duration there, earliest start = ready
++ transfer, placement order). From it and the decision time ``now`` it derives, with no look at
+the actual duration of any unfinished task:
+
+- each running task (started by ``now``, not finished) is believed to end at
+  ``max(now, start + expected duration)``; idle slots are free at ``now``;
+- the queued tasks (placed, not started by ``now``), in placement order, each take the slot
+  believed to free first: believed start = max(that slot's free time, ready + transfer), believed
+  end = believed start + expected duration.
+
+A table row is reused once its task has finished (finish <= now: decision times never go back),
+and the table doubles when a server would hold more unfinished tasks than it has rows, so no
+task is ever dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+INF = float("inf")
+
+
+@dataclass
+class QueueTable:
+    """The unfinished tasks of every server, ``[B, N, Q]`` each (an empty row has start = finish = -inf).
+
+    Attributes:
+        start, finish: actual times (known to the scheduler only as events up to now).
+        duration: expected duration on that server (latency + expected work / speed).
+        earliest: ready time + transfer delay, the earliest the task can start.
+        order: placement counter of the environment (FIFO order on the server).
+    """
+
+    start: torch.Tensor
+    finish: torch.Tensor
+    duration: torch.Tensor
+    earliest: torch.Tensor
+    order: torch.Tensor
+
+    @classmethod
+    def empty(cls, batch: int, servers: int, rows: int, dtype: torch.dtype, device: torch.device) -> QueueTable:
+        def full(value: float) -> torch.Tensor:
+            return torch.full((batch, servers, rows), value, dtype=dtype, device=device)
+
+        return cls(full(-INF), full(-INF), full(0.0), full(0.0), full(0.0))
+
+    @property
+    def rows(self) -> int:
+        return self.start.shape[2]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in ("start", "finish", "duration", "earliest", "order")}
+
+    def grow(self, rows: int) -> None:
+        """Add ``rows`` empty rows to every server."""
+        for name, t in self.tensors().items():
+            pad_value = -INF if name in ("start", "finish") else 0.0
+            pad = torch.full((*t.shape[:2], rows), pad_value, dtype=t.dtype, device=t.device)
+            setattr(self, name, torch.cat((t, pad), dim=2))
+
+    def insert(self, server: torch.Tensor, now: torch.Tensor, act: torch.Tensor, **values: torch.Tensor) -> None:
+        """Write one placed task per active environment into a free row of ``server`` ``[B]``."""
+        bs, n, q = self.start.shape
+        flat = torch.arange(bs, device=server.device) * n + server
+        free = self.finish.view(-1, q).index_select(0, flat) <= now[:, None]  # [B, Q]
+        if not bool((free.any(1) | ~act).all()):
+            self.grow(q)
+            return self.insert(server, now, act, **values)
+        pos = flat * self.rows + free.int().argmax(1)
+        for name, value in values.items():
+            column = getattr(self, name).view(-1)
+            column.index_copy_(0, pos, torch.where(act, value.to(column.dtype), column.index_select(0, pos)))
+
+    def states(self, now: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Running ``[B, N, Q]`` (started by now, not finished) and queued (placed, not started) masks."""
+        n = now[:, None, None]
+        return (self.start <= n) & (self.finish > n), self.start > n
+
+
+def believed_slots(
+    table: QueueTable, now: torch.Tensor, slots: torch.Tensor, running: torch.Tensor, queued: torch.Tensor
+) -> torch.Tensor:
+    """Believed free time of every slot ``[B, N, S]`` (S = the most slots; inf beyond a server's own).
+
+    Args:
+        table: the servers' unfinished tasks.
+        now: ``[B]`` the decision time.
+        slots: ``[B, N]`` slots per server (0 for padded servers).
+        running, queued: the masks of :meth:`QueueTable.states`.
+    """
+    s_max = int(slots.max())
+    n = now[:, None, None]
+    ends = torch.where(running, torch.maximum(n, table.start + table.duration), -INF)
+    k = min(s_max, table.rows)
+    free = ends.topk(k, dim=2).values
+    if k < s_max:
+        free = torch.cat((free, free.new_full((*free.shape[:2], s_max - k), -INF)), dim=2)
+    free = torch.maximum(free, n)  # at most one running task per slot: the rest of the slots are idle
+    free = torch.where(torch.arange(s_max, device=free.device) < slots[..., None], free, INF)
+    if bool(queued.any()):
+        _chain_queued(table, queued, free)
+    return free
+
+
+def _chain_queued(table: QueueTable, queued: torch.Tensor, free: torch.Tensor) -> None:
+    """Put each server's queued tasks, in placement order, on its earliest believed-free slot (in place).
+
+    Only the servers that have queued tasks are touched; the loop runs over queue positions
+    (the longest queue in the batch), not over servers or environments.
+    """
+    q, s = table.rows, free.shape[2]
+    busy = queued.view(-1, q).any(1).nonzero().squeeze(1)  # flat (env, server) rows with a queue
+    mask = queued.view(-1, q).index_select(0, busy)
+    order = torch.where(mask, table.order.view(-1, q).index_select(0, busy), INF)
+    order, pos = order.sort(dim=1)
+    earliest = table.earliest.view(-1, q).index_select(0, busy).gather(1, pos)
+    duration = table.duration.view(-1, q).index_select(0, busy).gather(1, pos)
+    slot_free = free.view(-1, s).index_select(0, busy)
+    for j in range(int(mask.sum(1).max())):
+        first, slot = slot_free.min(1)
+        end = torch.maximum(first, earliest[:, j]) + duration[:, j]
+        end = torch.where(torch.isfinite(order[:, j]), end, first)
+        slot_free.scatter_(1, slot[:, None], end[:, None])
+    free.view(-1, s).index_copy_(0, busy, slot_free)
