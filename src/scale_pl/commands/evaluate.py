@@ -29,6 +29,7 @@ from scale_pl.evaluation.across_n import (
 from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.seeds import TEST_SEED_BASE
+from scale_pl.sim.env import INFORMATION_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload-config", default=None, help="workload YAML (default conf/workload/default.yaml)")
     parser.add_argument("--cluster-config", default=None, help="cluster YAML (default conf/cluster/default.yaml)")
     parser.add_argument("--rho", type=float, default=None, help="offered load (default: the config's)")
+    parser.add_argument(
+        "--information", choices=INFORMATION_MODES, default="expected",
+        help="what the schedulers know of the servers' queues (default: expected; exact_queue is optimistic)",
+    )  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the rows (one per run and N) to this JSON file")
 
 
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
                                  range(TEST_SEED_BASE, TEST_SEED_BASE + args.seeds), args.workflows_per_server,
-                                 args.rho, progress=progress, groups=groups)  # fmt: skip
+                                 args.rho, progress=progress, groups=groups, information=args.information)  # fmt: skip
     reference = "eft" if "eft" in args.heuristics else rows[0].group
     print(format_table(rows, reference=reference))
     print(f"\nMean response time per DAG pattern (ratio to {reference.upper()}):\n")
@@ -87,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if any(r.z for r in rows):
         print("\nThe attention feature z of the learned policies (SRR pulls it toward N(0, I)):\n")
         print(format_z_table(rows))
-    print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), {time.time() - t0:.0f} s")
+    print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), information {args.information}, "
+          f"{time.time() - t0:.0f} s")  # fmt: skip
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(rows_to_json(rows), indent=1))
     return 0

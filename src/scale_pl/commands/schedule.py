@@ -15,6 +15,7 @@ from scale_pl.io.json_text import dumps_expanded
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.io.workload_sources import load_workload
 from scale_pl.sim.cluster import Cluster
+from scale_pl.sim.env import INFORMATION_MODES
 from scale_pl.sim.rollout import simulate
 from scale_pl.sim.workload import Workload
 
@@ -64,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="or Poisson arrivals of the WfFormat traces, R per second (seeded by --seed)",
     )
     parser.add_argument(
+        "--information", choices=INFORMATION_MODES, default="expected",
+        help="what the scheduler knows of the servers' queues (default: expected; exact_queue is optimistic)",
+    )  # fmt: skip
+    parser.add_argument(
         "--servers",
         type=int,
         default=None,
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cluster = load_cluster(args.cluster, workload.catalogue, args.servers)
     check_feasible(workload, cluster, args.cluster, args.workload)
-    schedule = simulate(workload, cluster, policy).to_dict()
+    schedule = simulate(workload, cluster, policy, information=args.information).to_dict()
     text = dumps_expanded(schedule, 2) + "\n"  # one task per line
     figure = plot_gantt(schedule, args.color_by) if gantt is not None else None
     with staged_outputs() as stage:

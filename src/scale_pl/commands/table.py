@@ -15,6 +15,7 @@ from scale_pl.errors import ScaleError
 from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
 from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.sim.config import load_generator
+from scale_pl.sim.env import INFORMATION_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rho", type=float, default=None, help="offered load (default: the config's)")
     parser.add_argument("--workflows-per-server", type=int, default=10, help="workflows per workload = this x N")
     parser.add_argument("--policies", nargs="+", default=list(HEURISTICS), help="heuristics to run")
+    parser.add_argument(
+        "--information", choices=INFORMATION_MODES, default="expected",
+        help="what the schedulers know of the servers' queues (default: expected; exact_queue is optimistic)",
+    )  # fmt: skip
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
 
 
@@ -43,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
     policies = {name: (lambda name=name: make_heuristic(name)) for name in args.policies}
     rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
                              range(10_000, 10_000 + args.seeds), args.workflows_per_server, args.rho,
-                             progress=lambda s: print(f"  {s}", file=sys.stderr))  # fmt: skip
+                             progress=lambda s: print(f"  {s}", file=sys.stderr),
+                             information=args.information)  # fmt: skip
     rho = args.rho if args.rho is not None else load_generator(args.workload_config).rho
     print(format_table(rows))
-    print(f"\n{args.seeds} workloads per N, rho {rho}, {time.time() - t0:.0f} s")
+    print(f"\n{args.seeds} workloads per N, rho {rho}, information {args.information}, {time.time() - t0:.0f} s")
     if args.json:
         write_text_atomic(args.json, json.dumps(rows_to_json(rows), indent=1))
     return 0

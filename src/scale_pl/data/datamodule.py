@@ -15,6 +15,7 @@ from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
+from scale_pl.sim.env import INFORMATION_MODES
 from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
 
 
@@ -66,6 +67,8 @@ class RolloutDataModule(L.LightningDataModule):
         rho: offered load (default: the workload config's).
         reward_scale: return x reward_scale = minus the sum of response times.
         time_scale: seconds mapped to 1 in the log-scaled time features.
+        information: what the scheduler knows of the servers' queues, ``expected`` (the default:
+            unfinished tasks take their expected duration) or ``exact_queue`` (optimistic; for comparison).
         seed: base seed; each DDP rank adds 1000 x rank, so ranks see different environments.
     """
 
@@ -85,6 +88,7 @@ class RolloutDataModule(L.LightningDataModule):
         rho: float | None = None,
         reward_scale: float = 10.0,
         time_scale: float = 2.0,
+        information: str = "expected",
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -109,6 +113,9 @@ class RolloutDataModule(L.LightningDataModule):
             raise ScaleError(f"data.rho must be > 0, got {rho}")
         if reward_scale <= 0 or time_scale <= 0:
             raise ScaleError("data.reward_scale and data.time_scale must be > 0")
+        if information not in INFORMATION_MODES:
+            raise ScaleError(f"data.information must be one of {', '.join(INFORMATION_MODES)}, got {information!r}")
+        self.information = information
         self.workload_config, self.cluster_config = workload_config, cluster_config
         self.num_envs, self.rollout_steps, self.rollouts_per_epoch = num_envs, rollout_steps, rollouts_per_epoch
         self.workflows_per_episode, self.pool_size = workflows_per_episode, pool_size
@@ -129,7 +136,7 @@ class RolloutDataModule(L.LightningDataModule):
 
     @property
     def env_kwargs(self) -> dict:
-        return {"reward_scale": self.reward_scale, "time_scale": self.time_scale}
+        return {"reward_scale": self.reward_scale, "time_scale": self.time_scale, "information": self.information}
 
     @property
     def rank(self) -> int:

@@ -76,10 +76,12 @@ def evaluate(
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
     groups: dict[str, str] | None = None,
+    information: str = "expected",
 ) -> list[Row]:
     """Run each policy (built fresh by its factory) at each N on the workloads of ``seeds``.
 
-    ``groups`` maps a policy name to the method it is a training seed of (default: itself).
+    ``groups`` maps a policy name to the method it is a training seed of (default: itself);
+    ``information`` is the environment's information model (what every policy knows).
     """
     rows = []
     for n in sizes:
@@ -88,7 +90,7 @@ def evaluate(
         for name, factory in policies.items():
             if progress:
                 progress(f"N={n} {name}")
-            env, policy = SchedulingEnv(batch), factory()
+            env, policy = SchedulingEnv(batch, information=information), factory()
             run_episode(env, policy)
             m = {k: float(v.mean()) for k, v in env.metrics().items()}
             by_pattern = pattern_means(env.response_times().cpu().numpy(), [wl for wl, _ in pairs])
@@ -109,6 +111,7 @@ def evaluate_across_n(
     rho: float | None = None,
     progress: Callable[[str], None] | None = None,
     groups: dict[str, str] | None = None,
+    information: str = "expected",
 ) -> list[Row]:
     """:func:`evaluate` with ``workflows_per_server x N`` workflows per workload at each N."""
     from scale_pl.sim.config import load_cluster_spec, load_generator
@@ -118,7 +121,9 @@ def evaluate_across_n(
     rows = []
     for n in sizes:
         generator = load_generator(workload_config, num_workflows=workflows_per_server * n, **overrides)
-        rows += evaluate(policies, generator, spec, [n], seeds, progress=progress, groups=groups)
+        rows += evaluate(
+            policies, generator, spec, [n], seeds, progress=progress, groups=groups, information=information
+        )
     return rows
 
 

@@ -60,6 +60,7 @@ class FinalEvaluation(L.Callback):
             self.workflows_per_server,
             dm.rho,
             progress=lambda s: print(f"  final evaluation: {s}", flush=True),
+            information=dm.information,
         )
         self.table = format_table(rows)
         patterns = format_pattern_table(rows)
