@@ -96,7 +96,8 @@ def test_queued_tasks_take_the_slot_believed_to_free_first() -> None:
 
 def test_node_states_ready_only_once_every_parent_finished() -> None:
     """w0 = a -> b, plus a root c. a is placed at 0 (runs until 2); at c's decision (also at 0) b's
-    only parent is placed but not finished: b is waiting, not ready."""
+    only parent is placed but not finished: b is waiting, not ready. a did start at 0, but it was
+    placed at this very instant, so its start event is not known yet: a is queued."""
     cat = Catalogue([Primitive("x", work=1.0, cv=0.0, latency=0.0, output_mb=0.0)])
     cluster = Cluster(cat, [ServerClass("s", {"x": 1.0}, slots=2)], np.array([0]), Network(0.0, 100.0))
     w0 = Workflow("w0", 0.0, [0, 0, 0], [2.0, 1.0, 1.0], [2.0, 1.0, 1.0], [0.0] * 3, [[0, 1]])
@@ -104,7 +105,8 @@ def test_node_states_ready_only_once_every_parent_finished() -> None:
     obs, _, _ = env.step(torch.tensor([0]))
     assert env.clock.item() == 0.0 and obs.current.item() == 2
     states = obs.nodes[0, :, 3:8].tolist()  # after the type one-hot, expected work and bottom level
-    assert states == [[0, 1, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]  # a running, b waiting, c ready
+    assert states == [[0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]  # a queued, b waiting, c ready
+    assert obs.servers[0, 0, -2:].tolist() == [0.5, 0.0]  # 1 queued, 0 running over 2 slots
     obs, _, _ = env.step(torch.tensor([0]))  # c at 0 -> 1; b is decided at 2, when a finishes
     assert env.clock.item() == 2.0
     assert obs.nodes[0, :, 3:8].tolist() == [[1, 0, 0, 0, 0], [0, 0, 0, 1, 0], [1, 0, 0, 0, 0]]

@@ -5,13 +5,15 @@ matter (``[B, N, Q]``: actual start and finish, expected duration there, earlies
 + transfer, placement order). From it and the decision time ``now`` it derives, with no look at
 the actual duration of any unfinished task:
 
+- the scheduler knows a task's start (finish) once it is at or before ``now``, except for tasks
+  it placed at this very instant, whose start event cannot have been reported yet;
 - each running task (started by ``now``, not finished) is believed to end at
   ``max(now, start + expected duration)``; idle slots are free at ``now``;
 - the queued tasks (placed, not started by ``now``), in placement order, each take the slot
   believed to free first: believed start = max(that slot's free time, ready + transfer), believed
   end = believed start + expected duration.
 
-A table row is reused once its task has finished (finish <= now: decision times never go back),
+A table row is reused once its task is known to have finished (decision times never go back),
 and the table doubles when a server would hold more unfinished tasks than it has rows, so no
 task is ever dropped.
 """
@@ -34,6 +36,7 @@ class QueueTable:
         duration: expected duration on that server (latency + expected work / speed).
         earliest: ready time + transfer delay, the earliest the task can start.
         order: placement counter of the environment (FIFO order on the server).
+        placed: the decision time of the placement.
     """
 
     start: torch.Tensor
@@ -41,25 +44,26 @@ class QueueTable:
     duration: torch.Tensor
     earliest: torch.Tensor
     order: torch.Tensor
+    placed: torch.Tensor
 
     @classmethod
     def empty(cls, batch: int, servers: int, rows: int, dtype: torch.dtype, device: torch.device) -> QueueTable:
         def full(value: float) -> torch.Tensor:
             return torch.full((batch, servers, rows), value, dtype=dtype, device=device)
 
-        return cls(full(-INF), full(-INF), full(0.0), full(0.0), full(0.0))
+        return cls(full(-INF), full(-INF), full(0.0), full(0.0), full(0.0), full(-INF))
 
     @property
     def rows(self) -> int:
         return self.start.shape[2]
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in ("start", "finish", "duration", "earliest", "order")}
+        return {name: getattr(self, name) for name in ("start", "finish", "duration", "earliest", "order", "placed")}
 
     def grow(self, rows: int) -> None:
         """Add ``rows`` empty rows to every server."""
         for name, t in self.tensors().items():
-            pad_value = -INF if name in ("start", "finish") else 0.0
+            pad_value = -INF if name in ("start", "finish", "placed") else 0.0
             pad = torch.full((*t.shape[:2], rows), pad_value, dtype=t.dtype, device=t.device)
             setattr(self, name, torch.cat((t, pad), dim=2))
 
@@ -67,7 +71,8 @@ class QueueTable:
         """Write one placed task per active environment into a free row of ``server`` ``[B]``."""
         bs, n, q = self.start.shape
         flat = torch.arange(bs, device=server.device) * n + server
-        free = self.finish.view(-1, q).index_select(0, flat) <= now[:, None]  # [B, Q]
+        finished = self.finish.view(-1, q).index_select(0, flat) <= now[:, None]
+        free = finished & (self.placed.view(-1, q).index_select(0, flat) < now[:, None])  # [B, Q]
         if not bool((free.any(1) | ~act).all()):
             self.grow(q)
             return self.insert(server, now, act, **values)
@@ -77,9 +82,10 @@ class QueueTable:
             column.index_copy_(0, pos, torch.where(act, value.to(column.dtype), column.index_select(0, pos)))
 
     def states(self, now: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Running ``[B, N, Q]`` (started by now, not finished) and queued (placed, not started) masks."""
+        """Running ``[B, N, Q]`` (known started by now, not finished) and queued (placed, not known started)."""
         n = now[:, None, None]
-        return (self.start <= n) & (self.finish > n), self.start > n
+        started = (self.start <= n) & (self.placed < n)
+        return started & (self.finish > n), ~started & (self.placed > -INF)
 
 
 def believed_slots(

@@ -41,6 +41,9 @@ def observe(env: SchedulingEnv) -> Observation:
     start, finish = env.start.gather(1, wf_tasks), env.finish.gather(1, wf_tasks)
     decided = torch.isfinite(start)
     n_now = now[:, None]
+    # Events at or before now are known, but a task placed at this instant has not reported its start.
+    placed_before = env.ready_lb.gather(1, wf_tasks) < n_now  # a placed task was decided at its ready time
+    started = decided & placed_before & (start <= n_now)
     # ready = every parent finished by now (ready_lb is the latest parent finish once all are placed)
     parents_done = (env.parents_left.gather(1, wf_tasks) == 0) & (env.ready_lb.gather(1, wf_tasks) <= n_now)
     bl_rows = env.bottom_level.gather(1, wf_tasks)
@@ -48,9 +51,9 @@ def observe(env: SchedulingEnv) -> Observation:
     slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
     dynamic = torch.stack(
         (
-            decided & (finish <= n_now),
-            decided & (start <= n_now) & (finish > n_now),
-            decided & (start > n_now),
+            started & (finish <= n_now),
+            started & (finish > n_now),
+            decided & ~started,
             ~decided & parents_done & node_mask,
             ~decided & ~parents_done & node_mask,
             wf_tasks == cur[:, None],

@@ -109,7 +109,9 @@ class ReferenceSimulator:
                 server_view(placed_on[n], int(cl.slots[n]), clock, actual_free[n], self.information)
                 for n in range(n_servers)
             ]
-            state = DecisionState(wi, t, clock, transfer, views, server, start, finish, completion, undecided_work[wi])
+            state = DecisionState(
+                wi, t, clock, transfer, views, server, ready, start, finish, completion, undecided_work[wi]
+            )
             n = int(policy(observation(self, state))[0])
             if not cl.speed[n, k] > 0:
                 raise ValueError(f"server {n} cannot run task {f.task_ids[t]!r} of workflow {f.id!r}")
@@ -118,7 +120,7 @@ class ReferenceSimulator:
             finish[wi][t] = start[wi][t] + self.latency[k] + f.work[t] / cl.speed[n, k]
             slot_free[n][slot] = finish[wi][t]
             expected = self.latency[k] + f.expected_work[t] / cl.speed[n, k]
-            placed_on[n].append(Placed(wi, t, start[wi][t], finish[wi][t], expected, clock + transfer[n]))
+            placed_on[n].append(Placed(wi, t, start[wi][t], finish[wi][t], expected, clock + transfer[n], clock))
             undecided_work[wi] -= float(f.expected_work[t])
             decision_times.append(clock)
             actions.append(n)

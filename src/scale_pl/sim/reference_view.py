@@ -25,6 +25,7 @@ class Placed:
     finish: float  # actual; known once it is <= now (a finish event)
     duration: float  # expected duration on its server: latency + expected work / speed
     earliest: float  # ready + transfer: the earliest it can start
+    placed: float  # the decision time: a task placed at this very instant has not reported its start
 
 
 @dataclass
@@ -46,6 +47,7 @@ class DecisionState:
     transfer: list[float]
     views: list[ServerView]
     server: list[list[int]]
+    ready: list[list[float]]
     start: list[list[float]]
     finish: list[list[float]]
     completion: list[float]
@@ -54,8 +56,8 @@ class DecisionState:
 
 def server_view(queue: list[Placed], slots: int, now: float, actual_free: float, information: str) -> ServerView:
     """Believed free time and queue counts of a server from the tasks placed on it, in placement order."""
-    running = [p for p in queue if p.start <= now < p.finish]
-    queued = [p for p in queue if p.start > now]
+    running = [p for p in queue if p.placed < now and p.start <= now < p.finish]
+    queued = [p for p in queue if not (p.placed < now and p.start <= now)]
     if information == "exact_queue":
         return ServerView(actual_free, len(queued), len(running))
     # Running tasks are believed to end at their expected end, or now if they overran; idle slots are free now.
@@ -155,12 +157,13 @@ def node_row(sim, d: DecisionState, u: int, n_types: int) -> list[float]:
     f, ts = sim.flows[d.wi], sim.time_scale
     placed = d.server[d.wi][u] >= 0
     start, finish = d.start[d.wi][u], d.finish[d.wi][u]
+    started = placed and d.ready[d.wi][u] < d.now and start <= d.now  # placed at its ready time
     parents = sim.parents[d.wi][u]
     parents_done = all(d.server[d.wi][p] >= 0 and d.finish[d.wi][p] <= d.now for p in parents)
     state = [
-        placed and finish <= d.now,
-        placed and start <= d.now < finish,
-        placed and start > d.now,
+        started and finish <= d.now,
+        started and d.now < finish,
+        placed and not started,
         not placed and parents_done,
         not placed and not parents_done,
     ]
