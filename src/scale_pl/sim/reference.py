@@ -2,7 +2,8 @@
 
 Written for clarity, not speed; it implements DESIGN section 1 on its own (nothing shared with
 the batched environment but the data classes), so that the differential tests compare two
-independent readings of the same rules.
+independent readings of the same rules. Its decision step (:mod:`~scale_pl.sim.knowledge`) is the
+placement service's, and its servers (:mod:`~scale_pl.sim.execution`) are ``replay``'s.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 import torch
 
 from scale_pl.sim.cluster import Cluster
+from scale_pl.sim.execution import ServerSlots
+from scale_pl.sim.knowledge import SchedulerKnowledge, longest_path
 from scale_pl.sim.observation import Observation
-from scale_pl.sim.reference_view import DecisionState, Placed, observation, server_view
 from scale_pl.sim.workload import Workload
 
 
@@ -62,86 +64,64 @@ class ReferenceSimulator:
         self.flows = workload.workflows
         self.parents = [f.parents() for f in self.flows]
         self.children = [f.children() for f in self.flows]
-        self.bottom = [
-            self._longest(i, lambda f, t: self.latency[f.types[t]] + f.expected_work[t]) for i in range(len(self.flows))
-        ]
-
-    def _longest(self, wi: int, cost: Callable) -> list[float]:
-        f = self.flows[wi]
-        memo: dict[int, float] = {}
-        for t in reversed(f.topological_order()):
-            memo[t] = cost(f, t) + max((memo[c] for c in self.children[wi][t]), default=0.0)
-        return [memo[t] for t in range(f.num_tasks)]
 
     def critical_path(self, wi: int) -> float:
         """The workflow's longest path on the fastest feasible servers with no queueing."""
         fastest = self.cluster.speed.max(axis=0)
-        return max(self._longest(wi, lambda f, t: self.latency[f.types[t]] + f.work[t] / fastest[f.types[t]]))
+        f = self.flows[wi]
+        return max(
+            longest_path(f, self.children[wi], lambda f, t: self.latency[f.types[t]] + f.work[t] / fastest[f.types[t]])
+        )
 
     def run(self, policy: Callable[[Observation], torch.Tensor]) -> ReferenceResult:
-        """Run the whole workload, asking ``policy`` for each decision (a batch of one)."""
+        """Run the whole workload, asking ``policy`` for each decision (a batch of one).
+
+        The scheduler's side (belief, observation, placement) is :class:`SchedulerKnowledge`, shared
+        with the placement service; the servers' side (actual start and finish) is :class:`ServerSlots`,
+        shared with ``replay``. The knowledge is given the actual start and finish at placement: it
+        reads them only once they are <= now, as if the servers had reported them.
+        """
         cl, flows = self.cluster, self.flows
         n_servers = cl.num_servers
-        slot_free = [[0.0] * int(s) for s in cl.slots]
-        server = [[-1] * f.num_tasks for f in flows]
-        ready = [[math.inf] * f.num_tasks for f in flows]
-        start = [[math.inf] * f.num_tasks for f in flows]
-        finish = [[math.inf] * f.num_tasks for f in flows]
+        know = SchedulerKnowledge(cl, self.workload.catalogue, self.time_scale, self.information)
+        for f in flows:  # all at once: an observation counts only the workflows arrived by now
+            know.add(f)
+        slots = ServerSlots(cl.slots)
         parents_left = [[len(p) for p in ps] for ps in self.parents]
         left = [f.num_tasks for f in flows]
-        completion = [math.inf] * len(flows)
         heap = []
         for wi, f in enumerate(flows):
             for t in range(f.num_tasks):
                 if parents_left[wi][t] == 0:
-                    ready[wi][t] = f.arrival
+                    know.ready[wi][t] = f.arrival
                     heapq.heappush(heap, (f.arrival, wi, t))
-        placed_on: list[list[Placed]] = [[] for _ in range(n_servers)]  # each server's tasks, FIFO
-        undecided_work = [float(sum(f.expected_work)) for f in flows]
         decision_times, actions = [], []
         while heap:
             clock, wi, t = heapq.heappop(heap)
             f = flows[wi]
             k = int(f.types[t])
-            transfer = [self._transfer(wi, t, n, server) for n in range(n_servers)]
-            actual_free = [min(s) for s in slot_free]
-            views = [
-                server_view(placed_on[n], int(cl.slots[n]), clock, actual_free[n], self.information)
-                for n in range(n_servers)
-            ]
-            state = DecisionState(
-                wi, t, clock, transfer, views, server, ready, start, finish, completion, undecided_work[wi]
-            )
-            n = int(policy(observation(self, state))[0])
-            if not cl.speed[n, k] > 0:
-                raise ValueError(f"server {n} cannot run task {f.task_ids[t]!r} of workflow {f.id!r}")
-            slot = slot_free[n].index(actual_free[n])  # the earliest free slot, lowest index on ties
-            server[wi][t], start[wi][t] = n, max(clock + transfer[n], actual_free[n])
-            finish[wi][t] = start[wi][t] + self.latency[k] + f.work[t] / cl.speed[n, k]
-            slot_free[n][slot] = finish[wi][t]
-            expected = self.latency[k] + f.expected_work[t] / cl.speed[n, k]
-            placed_on[n].append(Placed(wi, t, start[wi][t], finish[wi][t], expected, clock + transfer[n], clock))
-            undecided_work[wi] -= float(f.expected_work[t])
+            actual = [slots.free(n) for n in range(n_servers)] if self.information == "exact_queue" else None
+            n, transfer = know.decide(wi, t, clock, policy, actual)
+            start, finish = slots.run(n, clock + transfer, self.latency[k], f.work[t], cl.speed[n, k])
+            know.place(wi, t, n, clock, transfer, start, finish)
             decision_times.append(clock)
             actions.append(n)
             for c in self.children[wi][t]:
                 parents_left[wi][c] -= 1
                 if parents_left[wi][c] == 0:
-                    ready[wi][c] = max(finish[wi][p] for p in self.parents[wi][c])
-                    heapq.heappush(heap, (ready[wi][c], wi, c))
+                    know.ready[wi][c] = max(know.finish[wi][p] for p in self.parents[wi][c])
+                    heapq.heappush(heap, (know.ready[wi][c], wi, c))
             left[wi] -= 1
             if left[wi] == 0:
-                completion[wi] = max(finish[wi])
+                know.completion[wi] = max(know.finish[wi])
+        completion = know.completion
         response = [c - f.arrival for c, f in zip(completion, flows, strict=True)]
         rewards = self._rewards(decision_times, completion)
-        result = ReferenceResult(server, ready, start, finish, completion, response, rewards, actions)
-        result.metrics = self._metrics(result)
+        result = ReferenceResult(
+            know.server, know.ready, know.start, know.finish, completion, response, rewards, actions
+        )
+        result.metrics = self.metrics(result)
         return result
-
-    def _transfer(self, wi: int, t: int, n: int, server: list[list[int]]) -> float:
-        f, net = self.flows[wi], self.cluster.network
-        costs = [net.latency + f.output_mb[p] / net.bandwidth_mbps for p in self.parents[wi][t] if server[wi][p] != n]
-        return max(costs, default=0.0)
 
     def _rewards(self, times: list[float], completion: list[float]) -> list[float]:
         """Reward k: minus the integral of workflows in the system from decision k to k+1 (the tail at the end)."""
@@ -153,7 +133,8 @@ class ReferenceSimulator:
         bounds = [*times[1:], math.inf]
         return [-in_system(t0, t1) / self.reward_scale for t0, t1 in zip(times, bounds, strict=True)]
 
-    def _metrics(self, r: ReferenceResult) -> dict[str, float]:
+    def metrics(self, r: ReferenceResult) -> dict[str, float]:
+        """ART, p95, p99, slowdown, utilisation, lower bound and makespan of a finished schedule."""
         rt = np.array(r.response_times)
         cp = np.array([self.critical_path(i) for i in range(len(self.flows))])
         first = min(f.arrival for f in self.flows)

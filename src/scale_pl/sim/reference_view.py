@@ -39,7 +39,7 @@ class ServerView:
 
 @dataclass
 class DecisionState:
-    """What the reference simulator hands :func:`observation` for one decision."""
+    """What the decision step hands :func:`observation` for one decision."""
 
     wi: int
     t: int
@@ -70,10 +70,14 @@ def server_view(queue: list[Placed], slots: int, now: float, actual_free: float,
 
 
 def observation(sim, d: DecisionState) -> Observation:
-    """Every field of the observation of decision ``d`` (``sim`` is the :class:`ReferenceSimulator`)."""
+    """Every field of the observation of decision ``d``.
+
+    ``sim`` is the :class:`~scale_pl.sim.knowledge.SchedulerKnowledge` (flows, parents, children,
+    bottom levels, latencies, catalogue, cluster, time scale) of the reference simulator or the service.
+    """
     f, cl, ts = sim.flows[d.wi], sim.cluster, sim.time_scale
     k = int(f.types[d.t])
-    n_servers, n_types = cl.num_servers, len(sim.workload.catalogue)
+    n_servers, n_types = cl.num_servers, len(sim.catalogue)
     speed = [float(cl.speed[n, k]) for n in range(n_servers)]
     feasible = [s > 0 for s in speed]
     exp_work = float(f.expected_work[d.t])
