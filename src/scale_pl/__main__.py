@@ -17,6 +17,8 @@ COMMANDS = {
     "table": ("scale_pl.commands.table", "heuristics' ART across cluster sizes, vs EFT and the lower bound"),
     "evaluate": ("scale_pl.commands.evaluate", "trained checkpoints and heuristics across N on test workloads"),
     "compare": ("scale_pl.commands.compare", "markdown table and plots from the runs of an MLflow experiment"),
+    "serve": ("scale_pl.commands.serve", "serve placements online over HTTP (FastAPI; see docs/serve.md)"),
+    "replay": ("scale_pl.commands.replay", "play a workload against a running service, acting as the cluster"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train a policy (LightningCLI; --config conf/....yaml)",

@@ -137,11 +137,12 @@ def workload_to_dict(workload: Workload, meta: dict[str, Any] | None = None) -> 
     data["catalogue"] = {
         p.name: {"work": p.work, "cv": p.cv, "latency": p.latency, "output_mb": p.output_mb} for p in cat.primitives
     }
-    data["workflows"] = [_workflow_to_dict(f, cat) for f in workload.workflows]
+    data["workflows"] = [workflow_to_dict(f, cat) for f in workload.workflows]
     return data
 
 
-def _workflow_to_dict(f: Workflow, cat: Catalogue) -> dict[str, Any]:
+def workflow_to_dict(f: Workflow, cat: Catalogue) -> dict[str, Any]:
+    """One workflow in the file layout (what the placement service accepts), every float exact."""
     tasks = []
     for i, tid in enumerate(f.task_ids):
         task = {"id": tid, "type": cat.names[int(f.types[i])], "work": float(f.work[i])}
