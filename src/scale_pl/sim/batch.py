@@ -20,14 +20,20 @@ class WorkloadBatch:
     is an empty sink that padded parent/child indices point at, so scatters never collide with a
     real task. Workflows are in arrival order, so "lower flat index" is the simulator's tie-break.
 
-    Shapes (B envs, W workflows, M tasks per workflow, N servers, S slots, K types, P parents,
-    Q children, E edges per workflow):
+    Edges are stored once per environment in compressed rows (CSR), not as ``[B, T, max parents]``
+    tables, so memory follows the number of edges, not the largest fan-in of the batch. The child
+    lists of tasks in flat order put each workflow's edges next to each other.
+
+    Shapes (B envs, W workflows, M tasks per workflow, N servers, S slots, K types, E edges per
+    environment, padded with sink-to-sink entries):
         arrival ``[B, W+1]`` (inf for padding), wf_valid ``[B, W+1]``,
-        task_valid, type, exp_work, work, out_mb, n_parents ``[B, T]`` with T = (W+1) M,
-        parents ``[B, T, P]`` and children ``[B, T, Q]`` flat indices (sink-padded) with masks,
-        edges ``[B, W+1, E, 2]`` local indices with edge_mask ``[B, W+1, E]``,
+        task_valid, type, exp_work, work, out_mb, n_parents, n_children ``[B, T]`` with T = (W+1) M,
+        parent_ptr, child_ptr ``[B, T]`` offsets into parent_idx, child_idx ``[B, E]`` (flat task
+        indices); edge_src ``[B, E]`` the parent of each child_idx entry; edge_ptr, n_edges
+        ``[B, W+1]`` each workflow's slice of the child lists,
         speed ``[B, N, K]``, slots ``[B, N]``, server_class ``[B, N]``, server_valid ``[B, N]``,
         latency ``[B, K]``, net_latency, bandwidth ``[B]``.
+    max_parents, max_children and max_edges (per workflow) bound the per-task and per-workflow lists.
     """
 
     arrival: torch.Tensor
@@ -38,12 +44,14 @@ class WorkloadBatch:
     work: torch.Tensor
     out_mb: torch.Tensor
     n_parents: torch.Tensor
-    parents: torch.Tensor
-    parent_mask: torch.Tensor
-    children: torch.Tensor
-    child_mask: torch.Tensor
-    edges: torch.Tensor
-    edge_mask: torch.Tensor
+    n_children: torch.Tensor
+    parent_ptr: torch.Tensor
+    parent_idx: torch.Tensor
+    child_ptr: torch.Tensor
+    child_idx: torch.Tensor
+    edge_src: torch.Tensor
+    edge_ptr: torch.Tensor
+    n_edges: torch.Tensor
     speed: torch.Tensor
     slots: torch.Tensor
     server_class: torch.Tensor
@@ -52,6 +60,9 @@ class WorkloadBatch:
     net_latency: torch.Tensor
     bandwidth: torch.Tensor
     num_classes: int
+    max_parents: int
+    max_children: int
+    max_edges: int
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -84,33 +95,39 @@ class WorkloadBatch:
         sink = w * m
         k = max(len(wl.catalogue) for wl, _ in pairs)
         n = max(cl.num_servers for _, cl in pairs)
-        p = max(1, max(int(np.bincount(f.edges[:, 1], minlength=1).max()) for wl, _ in pairs for f in wl.workflows))
-        q = max(1, max(int(np.bincount(f.edges[:, 0], minlength=1).max()) for wl, _ in pairs for f in wl.workflows))
-        e = max(1, max(len(f.edges) for wl, _ in pairs for f in wl.workflows))
+        flows = [f for wl, _ in pairs for f in wl.workflows]
+        p = max(1, max(int(np.bincount(f.edges[:, 1], minlength=1).max()) for f in flows))
+        q = max(1, max(int(np.bincount(f.edges[:, 0], minlength=1).max()) for f in flows))
+        e_wf = max(1, max(len(f.edges) for f in flows))
+        e = 1 + max(sum(len(f.edges) for f in wl.workflows) for wl, _ in pairs)  # >= 1 sink entry per env
 
         arrival = np.full((b, w + 1), np.inf)
         task_valid = np.zeros((b, t), bool)
         typ = np.zeros((b, t), np.int64)
         exp_work, work, out_mb = (np.zeros((b, t)) for _ in range(3))
-        n_par = np.zeros((b, t), np.int64)
-        parents = np.full((b, t, p), sink, np.int64)
-        children = np.full((b, t, q), sink, np.int64)
-        edges = np.zeros((b, w + 1, e, 2), np.int64)
-        edge_mask = np.zeros((b, w + 1, e), bool)
+        n_par, n_ch, parent_ptr, child_ptr = (np.zeros((b, t), np.int64) for _ in range(4))
+        parent_idx, child_idx, edge_src = (np.full((b, e), sink, np.int64) for _ in range(3))
+        edge_ptr, n_edges = np.zeros((b, w + 1), np.int64), np.zeros((b, w + 1), np.int64)
         for i, (wl, _) in enumerate(pairs):
+            parent_rows, child_rows = [], []
             for j, f in enumerate(wl.workflows):
                 base, nt = j * m, f.num_tasks
                 arrival[i, j] = f.arrival
                 sl = slice(base, base + nt)
                 task_valid[i, sl] = True
                 typ[i, sl], exp_work[i, sl], work[i, sl], out_mb[i, sl] = f.types, f.expected_work, f.work, f.output_mb
-                for c, plist in enumerate(f.parents()):
-                    parents[i, base + c, : len(plist)] = np.asarray(plist, np.int64) + base
-                    n_par[i, base + c] = len(plist)
-                for c, clist in enumerate(f.children()):
-                    children[i, base + c, : len(clist)] = np.asarray(clist, np.int64) + base
-                edges[i, j, : len(f.edges)] = f.edges
-                edge_mask[i, j, : len(f.edges)] = True
+                edge_ptr[i, j], n_edges[i, j] = sum(len(c) for c in child_rows), len(f.edges)
+                parent_rows += [[base + x for x in plist] for plist in f.parents()] + [[]] * (m - nt)
+                child_rows += [[base + x for x in clist] for clist in f.children()] + [[]] * (m - nt)
+            for ptr, count, idx, lists in (
+                (parent_ptr, n_par, parent_idx, parent_rows),
+                (child_ptr, n_ch, child_idx, child_rows),
+            ):
+                lengths = np.array([len(x) for x in lists] + [0] * (t - len(lists)), np.int64)
+                count[i], ptr[i] = lengths, np.concatenate(([0], np.cumsum(lengths)[:-1]))
+                flat = [x for row in lists for x in row]
+                idx[i, : len(flat)] = flat
+            edge_src[i, : int(n_ch[i].sum())] = np.repeat(np.arange(t), n_ch[i])
 
         speed = np.zeros((b, n, k))
         slots = np.zeros((b, n), np.int64)
@@ -140,12 +157,14 @@ class WorkloadBatch:
             work=f_(work),
             out_mb=f_(out_mb),
             n_parents=i_(n_par),
-            parents=i_(parents),
-            parent_mask=i_(parents != sink),
-            children=i_(children),
-            child_mask=i_(children != sink),
-            edges=i_(edges),
-            edge_mask=i_(edge_mask),
+            n_children=i_(n_ch),
+            parent_ptr=i_(parent_ptr),
+            parent_idx=i_(parent_idx),
+            child_ptr=i_(child_ptr),
+            child_idx=i_(child_idx),
+            edge_src=i_(edge_src),
+            edge_ptr=i_(edge_ptr),
+            n_edges=i_(n_edges),
             speed=f_(speed),
             slots=i_(slots),
             server_class=i_(server_class),
@@ -154,4 +173,7 @@ class WorkloadBatch:
             net_latency=f_(net_latency),
             bandwidth=f_(bandwidth),
             num_classes=max(len(cl.classes) for _, cl in pairs),
+            max_parents=p,
+            max_children=q,
+            max_edges=e_wf,
         )

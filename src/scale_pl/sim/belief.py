@@ -6,7 +6,8 @@ matter (``[B, N, Q]``: actual start and finish, expected duration there, earlies
 the actual duration of any unfinished task:
 
 - the scheduler knows a task's start (finish) once it is at or before ``now``, except for tasks
-  it placed at this very instant, whose start event cannot have been reported yet;
+  it placed at this very instant, whose start event cannot have been reported yet (the table
+  stores the time each event becomes known, so that every state is one comparison with ``now``);
 - each running task (started by ``now``, not finished) is believed to end at
   ``max(now, start + expected duration)``; idle slots are free at ``now``;
 - the queued tasks (placed, not started by ``now``), in placement order, each take the slot
@@ -27,65 +28,81 @@ import torch
 INF = float("inf")
 
 
+COLUMNS = ("known_start", "known_finish", "expected_end", "duration", "earliest", "order")
+
+
 @dataclass
 class QueueTable:
-    """The unfinished tasks of every server, ``[B, N, Q]`` each (an empty row has start = finish = -inf).
+    """The unfinished tasks of every server, ``[B, N, Q]`` each (an empty row is known finished at -inf).
 
     Attributes:
-        start, finish: actual times (known to the scheduler only as events up to now).
+        known_start, known_finish: the first decision time at which the scheduler knows the task
+            started (finished): its actual start (finish), but strictly after its placement, since
+            a task placed at this very instant has not reported anything yet. ``x <= now`` is the test.
+        expected_end: actual start + expected duration (what a running task is believed to take).
         duration: expected duration on that server (latency + expected work / speed).
         earliest: ready time + transfer delay, the earliest the task can start.
         order: placement counter of the environment (FIFO order on the server).
-        placed: the decision time of the placement.
     """
 
-    start: torch.Tensor
-    finish: torch.Tensor
+    known_start: torch.Tensor
+    known_finish: torch.Tensor
+    expected_end: torch.Tensor
     duration: torch.Tensor
     earliest: torch.Tensor
     order: torch.Tensor
-    placed: torch.Tensor
 
     @classmethod
     def empty(cls, batch: int, servers: int, rows: int, dtype: torch.dtype, device: torch.device) -> QueueTable:
-        def full(value: float) -> torch.Tensor:
-            return torch.full((batch, servers, rows), value, dtype=dtype, device=device)
-
-        return cls(full(-INF), full(-INF), full(0.0), full(0.0), full(0.0), full(-INF))
+        table = cls(*(torch.empty(batch, servers, 0, dtype=dtype, device=device) for _ in COLUMNS))
+        table.grow(rows)
+        return table
 
     @property
     def rows(self) -> int:
-        return self.start.shape[2]
+        return self.known_start.shape[2]
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in ("start", "finish", "duration", "earliest", "order", "placed")}
+        return {name: getattr(self, name) for name in COLUMNS}
 
     def grow(self, rows: int) -> None:
         """Add ``rows`` empty rows to every server."""
         for name, t in self.tensors().items():
-            pad_value = -INF if name in ("start", "finish", "placed") else 0.0
+            pad_value = -INF if name in ("known_start", "known_finish") else 0.0
             pad = torch.full((*t.shape[:2], rows), pad_value, dtype=t.dtype, device=t.device)
             setattr(self, name, torch.cat((t, pad), dim=2))
 
-    def insert(self, server: torch.Tensor, now: torch.Tensor, act: torch.Tensor, **values: torch.Tensor) -> None:
-        """Write one placed task per active environment into a free row of ``server`` ``[B]``."""
-        bs, n, q = self.start.shape
+    def insert(
+        self,
+        server: torch.Tensor,
+        now: torch.Tensor,
+        act: torch.Tensor,
+        start: torch.Tensor,
+        finish: torch.Tensor,
+        duration: torch.Tensor,
+        earliest: torch.Tensor,
+        order: torch.Tensor,
+    ) -> None:
+        """Write the task placed at ``now`` on ``server`` ``[B]`` into a free row (active environments only)."""
+        bs, n, q = self.known_start.shape
         flat = torch.arange(bs, device=server.device) * n + server
-        finished = self.finish.view(-1, q).index_select(0, flat) <= now[:, None]
-        free = finished & (self.placed.view(-1, q).index_select(0, flat) < now[:, None])  # [B, Q]
+        free = self.known_finish.view(-1, q).index_select(0, flat) <= now[:, None]  # [B, Q]
         if not bool((free.any(1) | ~act).all()):
             self.grow(q)
-            return self.insert(server, now, act, **values)
+            return self.insert(server, now, act, start, finish, duration, earliest, order)
+        after = torch.nextafter(now, torch.full_like(now, INF))  # nothing is reported at the placement instant
+        known = (torch.maximum(start, after), torch.maximum(finish, after))
+        values = (*known, start + duration, duration, earliest, order)
         pos = flat * self.rows + free.int().argmax(1)
-        for name, value in values.items():
+        for name, value in zip(COLUMNS, values, strict=True):
             column = getattr(self, name).view(-1)
             column.index_copy_(0, pos, torch.where(act, value.to(column.dtype), column.index_select(0, pos)))
 
     def states(self, now: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Running ``[B, N, Q]`` (known started by now, not finished) and queued (placed, not known started)."""
         n = now[:, None, None]
-        started = (self.start <= n) & (self.placed < n)
-        return started & (self.finish > n), ~started & (self.placed > -INF)
+        started = self.known_start <= n  # empty rows too (they are known finished)
+        return started & (self.known_finish > n), ~started
 
 
 def believed_slots(
@@ -101,12 +118,12 @@ def believed_slots(
     """
     s_max = int(slots.max())
     n = now[:, None, None]
-    ends = torch.where(running, torch.maximum(n, table.start + table.duration), -INF)
-    k = min(s_max, table.rows)
-    free = ends.topk(k, dim=2).values
-    if k < s_max:
-        free = torch.cat((free, free.new_full((*free.shape[:2], s_max - k), -INF)), dim=2)
-    free = torch.maximum(free, n)  # at most one running task per slot: the rest of the slots are idle
+    # At most one task runs per slot, so the running rows fill distinct slots: the k-th running row
+    # of a server goes to slot k (a scatter; topk over the rows is much slower on CPU).
+    rank = torch.where(running, running.cumsum(2) - 1, s_max)
+    free = n.expand(-1, slots.shape[1], s_max + 1).clone()
+    free.scatter_(2, rank, torch.maximum(n, table.expected_end))
+    free = free[..., :s_max]
     free = torch.where(torch.arange(s_max, device=free.device) < slots[..., None], free, INF)
     if bool(queued.any()):
         _chain_queued(table, queued, free)

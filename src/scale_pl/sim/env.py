@@ -17,7 +17,7 @@ import torch
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.belief import QueueTable, believed_slots
 from scale_pl.sim.features import observe, static_features
-from scale_pl.sim.indexing import put_rows, rows
+from scale_pl.sim.indexing import csr_rows, put_rows, rows
 from scale_pl.sim.lower_bound import longest_path
 from scale_pl.sim.observation import Observation
 
@@ -71,6 +71,7 @@ class SchedulingEnv:
         self.batch = batch
         bs, w1, m = batch.shape
         dev, dt = batch.arrival.device, batch.exp_work.dtype
+        self.sink = (w1 - 1) * m  # the first task of the empty sink workflow row
         self.b_idx = torch.arange(bs, device=dev)
         self.n_idx = torch.arange(batch.speed.shape[1], device=dev)
         wf_of_task = torch.arange(w1 * m, device=dev) // m
@@ -158,7 +159,7 @@ class SchedulingEnv:
         clone.queue = QueueTable(**{k: v.index_select(0, rows_of) for k, v in self.queue.tensors().items()})
         clone.batch = self.batch.select(rows_of)
         clone.b_idx = torch.arange(rows_of.numel(), device=rows_of.device)
-        clone.n_idx = self.n_idx
+        clone.n_idx, clone.sink = self.n_idx, self.sink
         return clone
 
     # -- stepping --------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class SchedulingEnv:
         self._put_slot(slot_free, n_flat, rows(self.cur_slot, action), finish, act)
         self.queue.insert(
             action, self.clock, act, start=start, finish=finish, duration=latency + rows(b.exp_work, f) / speed,
-            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype), placed=self.clock,
+            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype),
         )  # fmt: skip
         self.busy += torch.where(act, finish - start, 0.0)
         self.num_decisions += act.long()
@@ -218,8 +219,9 @@ class SchedulingEnv:
 
     def _release_children(self, f: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
         """Count the placed task off each child's parents; a child whose parents are all placed becomes ready."""
-        ch = rows(self.batch.children, f)  # [B, Q]
-        chm = rows(self.batch.child_mask, f) & act[:, None]
+        b = self.batch
+        ch, chm = csr_rows(b.child_ptr, b.n_children, b.child_idx, f, b.max_children, self.sink)  # [B, Q]
+        chm &= act[:, None]
         left = self.parents_left.gather(1, ch) - chm.long()
         self.parents_left.scatter_(1, ch, left)
         old_lb = self.ready_lb.gather(1, ch)
@@ -266,8 +268,8 @@ class SchedulingEnv:
         """Quantities of placing the current task on each server ``[B, N]``: transfer, actual free time and
         slot (the event semantics), the scheduler's free time and start (its information), mask."""
         b = self.batch
-        par = rows(b.parents, self.cur_task)  # [B, P]
-        p_server = torch.where(rows(b.parent_mask, self.cur_task), self.server.gather(1, par), -1)
+        par, par_mask = csr_rows(b.parent_ptr, b.n_parents, b.parent_idx, self.cur_task, b.max_parents, self.sink)
+        p_server = torch.where(par_mask, self.server.gather(1, par), -1)
         p_cost = torch.where(
             p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0
         )

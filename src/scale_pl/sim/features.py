@@ -36,19 +36,23 @@ def observe(env: SchedulingEnv) -> Observation:
 
     # The current workflow's tasks: static features (type one-hot, work, bottom level) were
     # built once at reset; the state one-hot is derived from start/finish/parents-left.
-    wf_tasks = env.cur_wf[:, None] * m + torch.arange(m, device=cur.device)  # [B, M]
-    node_mask = b.task_valid.gather(1, wf_tasks)
-    start, finish = env.start.gather(1, wf_tasks), env.finish.gather(1, wf_tasks)
+    w = env.cur_wf
+
+    def of_workflow(t: torch.Tensor) -> torch.Tensor:  # [B, T] -> [B, M], contiguous row copies
+        return rows(t.view(bs, w1, m), w)
+
+    node_mask = of_workflow(b.task_valid)
+    start, finish, ready_lb = of_workflow(env.start), of_workflow(env.finish), of_workflow(env.ready_lb)
     decided = torch.isfinite(start)
     n_now = now[:, None]
     # Events at or before now are known, but a task placed at this instant has not reported its start.
-    placed_before = env.ready_lb.gather(1, wf_tasks) < n_now  # a placed task was decided at its ready time
-    started = decided & placed_before & (start <= n_now)
+    started = decided & (ready_lb < n_now) & (start <= n_now)  # a placed task was decided at its ready time
     # ready = every parent finished by now (ready_lb is the latest parent finish once all are placed)
-    parents_done = (env.parents_left.gather(1, wf_tasks) == 0) & (env.ready_lb.gather(1, wf_tasks) <= n_now)
-    bl_rows = env.bottom_level.gather(1, wf_tasks)
+    parents_done = (of_workflow(env.parents_left) == 0) & (ready_lb <= n_now)
+    bl_rows = of_workflow(env.bottom_level)
     bl = rows(env.bottom_level, cur)
     slack = torch.where(~decided & node_mask, bl_rows, 0.0).amax(1) - bl
+    local = cur - w * m
     dynamic = torch.stack(
         (
             started & (finish <= n_now),
@@ -56,14 +60,14 @@ def observe(env: SchedulingEnv) -> Observation:
             decided & ~started,
             ~decided & parents_done & node_mask,
             ~decided & ~parents_done & node_mask,
-            wf_tasks == cur[:, None],
+            torch.arange(m, device=cur.device) == local[:, None],
         ),
         dim=-1,
     )
     static = rows(env.node_static.view(bs, w1, m, -1), env.cur_wf)  # [B, M, K + 2]
     nodes = torch.cat((static, dynamic.float()), dim=-1)
 
-    n_children = rows(b.child_mask, cur).sum(-1)
+    n_children = rows(b.n_children, cur)
     task = torch.cat(
         (
             F.one_hot(env.cur_type, k).to(now.dtype),
@@ -81,15 +85,16 @@ def observe(env: SchedulingEnv) -> Observation:
         dim=-1,
     ).float()
 
+    edges, edge_mask = _workflow_edges(env, w)
     servers = _server_features(env, now, feasible, est_finish, backlog)
     system = _system_features(env, now, backlog)
     return Observation(
         task=task,
         nodes=nodes,
         node_mask=node_mask,
-        edges=rows(b.edges, env.cur_wf),
-        edge_mask=rows(b.edge_mask, env.cur_wf),
-        current=cur - env.cur_wf * m,
+        edges=edges,
+        edge_mask=edge_mask,
+        current=local,
         servers=servers,
         system=system,
         mask=feasible,
@@ -128,7 +133,24 @@ def _server_features(
         dim=-1,
     )
     feats = torch.where(b.server_valid.unsqueeze(-1), feats, 0.0)  # padded servers have no free slot (inf)
-    return torch.cat((env.server_static, feats.float()), dim=-1) * b.server_valid.unsqueeze(-1)
+    return torch.cat((env.server_static, feats.float()), dim=-1)  # server_static is 0 on padded servers
+
+
+def _workflow_edges(env: SchedulingEnv, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The current workflow's edges ``[B, E, 2]`` as (parent, child) indices into its nodes, and their mask.
+
+    A workflow's edges are one contiguous slice of the child lists (tasks are in flat order).
+    """
+    b = env.batch
+    m = b.shape[2]
+    start, n = rows(b.edge_ptr, w), rows(b.n_edges, w)
+    j = torch.arange(b.max_edges, device=w.device)
+    mask = j < n[:, None]
+    pos = (start[:, None] + j).clamp_max(b.child_idx.shape[1] - 1)
+    base = (w * m)[:, None]
+    parent = torch.where(mask, b.edge_src.gather(1, pos) - base, 0)
+    child = torch.where(mask, b.child_idx.gather(1, pos) - base, 0)
+    return torch.stack((parent, child), dim=-1), mask
 
 
 def _system_features(env: SchedulingEnv, now: torch.Tensor, backlog: torch.Tensor) -> torch.Tensor:

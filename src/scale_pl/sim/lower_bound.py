@@ -15,10 +15,11 @@ def longest_path(batch: WorkloadBatch, cost: torch.Tensor) -> torch.Tensor:
 
     Shapes: cost ``[B, T]`` -> ``[B, T]``.
     """
+    src, dst = batch.edge_src, batch.child_idx  # one entry per edge; padding is sink -> sink (cost 0)
     lp = cost.clone()
     for _ in range(batch.type.shape[1] + 1):
-        child_lp = torch.where(batch.child_mask, lp.gather(1, batch.children.flatten(1)).view_as(batch.children), 0.0)
-        new = cost + child_lp.amax(-1)
+        child_lp = torch.zeros_like(cost).scatter_reduce(1, src, lp.gather(1, dst), "amax")
+        new = cost + child_lp
         if torch.equal(new, lp):
             break
         lp = new
