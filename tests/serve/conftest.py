@@ -66,9 +66,9 @@ def same_schedule(replayed: dict, offline: dict) -> None:
 
 
 def start_serve(*argv: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """``python -m scale_pl serve ... --port 0`` as a subprocess; returns it and its URL."""
+    """``python -m scale_pl serve ...`` (port 0 unless given) as a subprocess; returns it and its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "scale_pl", "serve", "--port", "0", *argv],
+        [sys.executable, "-m", "scale_pl", "serve", *([] if "--port" in argv else ["--port", "0"]), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
