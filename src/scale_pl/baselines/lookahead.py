@@ -12,11 +12,15 @@ from scale_pl.baselines.heuristics import EarliestFinishTime
 from scale_pl.errors import ScaleError
 from scale_pl.sim.env import SchedulingEnv
 from scale_pl.sim.observation import Observation
+from scale_pl.sim.what_if import believed_env
 
 
 class Lookahead:
     """At each decision, place the task on each feasible server in a copy of the environment, continue
     every copy with EFT for ``horizon`` decisions, and take the server whose copy has the lowest cost.
+
+    The copies are of the world as the scheduler believes it (:func:`~scale_pl.sim.what_if.believed_env`):
+    unfinished and future tasks take their expected work, so the search knows no more than EFT does.
 
     The cost of a copy is the sum over arrived workflows of (latest known finish - arrival): the
     response time each workflow would have if it ended with the tasks placed so far, a lower bound
@@ -50,7 +54,7 @@ class Lookahead:
         fallback = EarliestFinishTime()(obs)
         tried = torch.arange(n, device=obs.mask.device).repeat(b)  # copy b*n + j places on server j
         feasible = obs.mask.flatten()
-        copies = self.env.repeat_interleave(n)
+        copies = believed_env(self.env).repeat_interleave(n)  # search what the scheduler knows, not the truth
         copies.check_actions = False
         copy_obs, _, _ = copies.step(torch.where(feasible, tried, fallback.repeat_interleave(n)))
         policy = EarliestFinishTime()

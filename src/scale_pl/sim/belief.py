@@ -28,7 +28,7 @@ import torch
 INF = float("inf")
 
 
-COLUMNS = ("known_start", "known_finish", "expected_end", "duration", "earliest", "order")
+COLUMNS = ("known_start", "known_finish", "expected_end", "duration", "earliest", "order", "task")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class QueueTable:
         duration: expected duration on that server (latency + expected work / speed).
         earliest: ready time + transfer delay, the earliest the task can start.
         order: placement counter of the environment (FIFO order on the server).
+        task: the task's flat index (what-if copies map rows back to tasks).
     """
 
     known_start: torch.Tensor
@@ -51,10 +52,12 @@ class QueueTable:
     duration: torch.Tensor
     earliest: torch.Tensor
     order: torch.Tensor
+    task: torch.Tensor
 
     @classmethod
     def empty(cls, batch: int, servers: int, rows: int, dtype: torch.dtype, device: torch.device) -> QueueTable:
-        table = cls(*(torch.empty(batch, servers, 0, dtype=dtype, device=device) for _ in COLUMNS))
+        table = cls(*(torch.empty(batch, servers, 0, dtype=dtype, device=device) for _ in COLUMNS[:-1]),
+                    torch.empty(batch, servers, 0, dtype=torch.long, device=device))  # fmt: skip
         table.grow(rows)
         return table
 
@@ -82,6 +85,7 @@ class QueueTable:
         duration: torch.Tensor,
         earliest: torch.Tensor,
         order: torch.Tensor,
+        task: torch.Tensor,
     ) -> None:
         """Write the task placed at ``now`` on ``server`` ``[B]`` into a free row (active environments only)."""
         bs, n, q = self.known_start.shape
@@ -89,10 +93,10 @@ class QueueTable:
         free = self.known_finish.view(-1, q).index_select(0, flat) <= now[:, None]  # [B, Q]
         if not bool((free.any(1) | ~act).all()):
             self.grow(q)
-            return self.insert(server, now, act, start, finish, duration, earliest, order)
+            return self.insert(server, now, act, start, finish, duration, earliest, order, task)
         after = torch.nextafter(now, torch.full_like(now, INF))  # nothing is reported at the placement instant
         known = (torch.maximum(start, after), torch.maximum(finish, after))
-        values = (*known, start + duration, duration, earliest, order)
+        values = (*known, start + duration, duration, earliest, order, task)
         pos = flat * self.rows + free.int().argmax(1)
         for name, value in zip(COLUMNS, values, strict=True):
             column = getattr(self, name).view(-1)
@@ -106,7 +110,12 @@ class QueueTable:
 
 
 def believed_slots(
-    table: QueueTable, now: torch.Tensor, slots: torch.Tensor, running: torch.Tensor, queued: torch.Tensor
+    table: QueueTable,
+    now: torch.Tensor,
+    slots: torch.Tensor,
+    running: torch.Tensor,
+    queued: torch.Tensor,
+    row_end: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Believed free time of every slot ``[B, N, S]`` (S = the most slots; inf beyond a server's own).
 
@@ -115,6 +124,7 @@ def believed_slots(
         now: ``[B]`` the decision time.
         slots: ``[B, N]`` slots per server (0 for padded servers).
         running, queued: the masks of :meth:`QueueTable.states`.
+        row_end: if given, ``[B, N, Q]`` receives the believed end of every running and queued row.
     """
     s_max = int(slots.max())
     n = now[:, None, None]
@@ -125,12 +135,14 @@ def believed_slots(
     free.scatter_(2, rank, torch.maximum(n, table.expected_end))
     free = free[..., :s_max]
     free = torch.where(torch.arange(s_max, device=free.device) < slots[..., None], free, INF)
+    if row_end is not None:
+        row_end.copy_(torch.where(running, torch.maximum(n, table.expected_end), row_end))
     if bool(queued.any()):
-        _chain_queued(table, queued, free)
+        _chain_queued(table, queued, free, row_end)
     return free
 
 
-def _chain_queued(table: QueueTable, queued: torch.Tensor, free: torch.Tensor) -> None:
+def _chain_queued(table: QueueTable, queued: torch.Tensor, free: torch.Tensor, row_end: torch.Tensor | None) -> None:
     """Put each server's queued tasks, in placement order, on its earliest believed-free slot (in place).
 
     Only the servers that have queued tasks are touched; the loop runs over queue positions
@@ -144,9 +156,15 @@ def _chain_queued(table: QueueTable, queued: torch.Tensor, free: torch.Tensor) -
     earliest = table.earliest.view(-1, q).index_select(0, busy).gather(1, pos)
     duration = table.duration.view(-1, q).index_select(0, busy).gather(1, pos)
     slot_free = free.view(-1, s).index_select(0, busy)
+    ends = []
     for j in range(int(mask.sum(1).max())):
         first, slot = slot_free.min(1)
         end = torch.maximum(first, earliest[:, j]) + duration[:, j]
         end = torch.where(torch.isfinite(order[:, j]), end, first)
         slot_free.scatter_(1, slot[:, None], end[:, None])
+        ends.append(end)
     free.view(-1, s).index_copy_(0, busy, slot_free)
+    if row_end is not None:  # the j-th queued task of a server is row pos[:, j]
+        chosen = row_end.view(-1, q).index_select(0, busy)
+        chosen.scatter_(1, pos[:, : len(ends)], torch.stack(ends, dim=1))
+        row_end.view(-1, q).index_copy_(0, busy, torch.where(mask, chosen, row_end.view(-1, q).index_select(0, busy)))

@@ -196,7 +196,7 @@ class SchedulingEnv:
         self._put_slot(slot_free, n_flat, rows(self.cur_slot, action), finish, act)
         self.queue.insert(
             action, self.clock, act, start=start, finish=finish, duration=latency + rows(b.exp_work, f) / speed,
-            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype),
+            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype), task=f,
         )  # fmt: skip
         self.busy += torch.where(act, finish - start, 0.0)
         self.num_decisions += act.long()
