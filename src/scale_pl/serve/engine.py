@@ -27,6 +27,7 @@ from scale_pl.io.schema import validate
 from scale_pl.io.workload_file import workflow_from_dict
 from scale_pl.serve.errors import RequestError
 from scale_pl.serve.events import Event, check_events
+from scale_pl.serve.fastcheck import plain_workflow
 from scale_pl.sim.catalogue import Catalogue
 from scale_pl.sim.cluster import Cluster
 from scale_pl.sim.knowledge import Policy, SchedulerKnowledge
@@ -82,7 +83,8 @@ class Engine:
     def check_workflow(self, spec: Any) -> Workflow:
         """The workflow of a request body, validated as a workflow of a workload file."""
         try:
-            validate({"workflows": [spec]}, "workload", "body")
+            if not plain_workflow(spec):  # the schema decides, and words the error
+                validate({"workflows": [spec]}, "workload", "body")
             flow = workflow_from_dict(spec, self.catalogue, "body")
         except ScaleError as exc:
             raise RequestError(422, "invalid_workflow", str(exc), _workflow_id(spec)) from None

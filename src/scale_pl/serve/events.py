@@ -14,6 +14,7 @@ import jsonschema
 
 from scale_pl.io.schema import describe_path
 from scale_pl.serve.errors import RequestError
+from scale_pl.serve.fastcheck import plain_events
 
 if TYPE_CHECKING:
     from scale_pl.serve.engine import Engine
@@ -60,7 +61,7 @@ class Event:
 
 def check_events(engine: Engine, body: Any) -> list[Event]:
     """The events of ``body``, or a :class:`RequestError` naming the first bad field or id."""
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(body))
+    error = None if plain_events(body, KINDS) else jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(body))
     if error is not None:
         where = describe_path(body, list(error.absolute_path)) or "body"
         raise RequestError(422, "invalid_events", f"{where}: {error.message}", where)
