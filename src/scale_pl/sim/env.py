@@ -16,7 +16,7 @@ import torch
 
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.belief import QueueTable, believed_slots
-from scale_pl.sim.features import observe, static_features
+from scale_pl.sim.features import observe, server_classes
 from scale_pl.sim.indexing import csr_rows, put_rows, rows
 from scale_pl.sim.lower_bound import longest_path
 from scale_pl.sim.observation import Observation
@@ -46,7 +46,7 @@ class SchedulingEnv:
         reward_scale: float = 100.0,
         time_scale: float = 2.0,
         information: str = "expected",
-        queue_rows: int = 16,
+        queue_rows: int = 8,
         check_actions: bool = True,
     ) -> None:
         if reward_scale <= 0 or time_scale <= 0 or queue_rows < 1:
@@ -107,7 +107,7 @@ class SchedulingEnv:
         cp_task = longest_path(batch, (lat_task + batch.work / fastest) * batch.task_valid)
         self.critical_path = (cp_task * batch.task_valid).view(bs, w1, m).amax(-1)  # [B, W+1]
 
-        self.node_static, self.server_static = static_features(self)
+        self.server_static = server_classes(self)
 
         self._select_next()
         self._per_server()
@@ -134,7 +134,7 @@ class SchedulingEnv:
         elif fresh.queue.rows > self.queue.rows:
             self.queue.grow(fresh.queue.rows - self.queue.rows)
         for name, value in [*vars(fresh).items(), *(("queue." + k, v) for k, v in fresh.queue.tensors().items())]:
-            if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx"):
+            if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx", "cur_running", "cur_queued"):
                 owner, attr = (self.queue, name[6:]) if name.startswith("queue.") else (self, name)
                 current = getattr(owner, attr)
                 if current.dim() <= 2:  # small per-decision tensors may be held by earlier observations
@@ -145,6 +145,7 @@ class SchedulingEnv:
             value = getattr(replacement, f.name)
             if isinstance(value, torch.Tensor):
                 getattr(self.batch, f.name)[idx] = value
+        self._per_server()  # the queue masks follow the table, which may have grown
 
     def repeat_interleave(self, copies: int) -> SchedulingEnv:
         """A new environment of ``B x copies`` rows: row ``b * copies + j`` is a copy of row ``b``.

@@ -64,7 +64,7 @@ def observe(env: SchedulingEnv) -> Observation:
         ),
         dim=-1,
     )
-    static = rows(env.node_static.view(bs, w1, m, -1), env.cur_wf)  # [B, M, K + 2]
+    static = _node_static(env, w, node_mask)  # [B, M, K + 2]
     nodes = torch.cat((static, dynamic.float()), dim=-1)
 
     n_children = rows(b.n_children, cur)
@@ -170,21 +170,23 @@ def _system_features(env: SchedulingEnv, now: torch.Tensor, backlog: torch.Tenso
     ).float()
 
 
-def static_features(env: SchedulingEnv) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features that never change in an episode, built at reset (float32).
+def server_classes(env: SchedulingEnv) -> torch.Tensor:
+    """``[B, N, C]`` class one-hot of every server (0 for padded servers), float32; built once at reset."""
+    b = env.batch
+    return F.one_hot(b.server_class, b.num_classes).float() * b.server_valid.unsqueeze(-1)
 
-    Returns per task ``[B, T, K + 2]`` (type one-hot, log expected work, log bottom level; zero
-    for padding) and per server ``[B, N, C]`` (class one-hot).
+
+def _node_static(env: SchedulingEnv, w: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+    """``[B, M, K + 2]`` type one-hot, log expected work and log bottom level of workflow ``w``'s tasks.
+
+    Built per step from ``[B, M]`` rows: keeping them for every task of the batch would cost more
+    memory than the rest of the state.
     """
     b, ts = env.batch, env.time_scale
+    bs, w1, m = b.shape
     k = b.speed.shape[2]
-    per_task = torch.cat(
-        (
-            F.one_hot(b.type, k).float(),
-            torch.log1p(b.exp_work / ts).float().unsqueeze(-1),
-            torch.log1p(env.bottom_level / ts).float().unsqueeze(-1),
-        ),
-        dim=-1,
-    ) * b.task_valid.unsqueeze(-1)
-    per_server = F.one_hot(b.server_class, b.num_classes).float() * b.server_valid.unsqueeze(-1)
-    return per_task, per_server
+    per_task = torch.zeros(bs, m, k + 2, device=w.device)
+    per_task.scatter_(2, rows(b.type.view(bs, w1, m), w).unsqueeze(-1), 1.0)
+    per_task[..., k] = torch.log1p(rows(b.exp_work.view(bs, w1, m), w) / ts)
+    per_task[..., k + 1] = torch.log1p(rows(env.bottom_level.view(bs, w1, m), w) / ts)
+    return per_task * node_mask.unsqueeze(-1)
