@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from scale_pl.baselines.heuristics import EarliestFinishTime, LeastLoaded, RandomPolicy, RankAwareEFT, RoundRobin
 from scale_pl.errors import ScaleError
 from scale_pl.io.schema import validate
 from scale_pl.io.workload_file import workflow_from_dict
@@ -33,6 +34,9 @@ from scale_pl.sim.cluster import Cluster
 from scale_pl.sim.knowledge import Policy, SchedulerKnowledge
 from scale_pl.sim.workload import Workflow
 
+# Heuristics that read only the raw observation fields (mask, est_finish, backlog, speed, slack):
+# their observations skip the learned features, most of the cost of a decision.
+RAW_ONLY = (EarliestFinishTime, RankAwareEFT, LeastLoaded, RoundRobin, RandomPolicy)
 COMPACT_AFTER = 32  # completed workflows kept in the knowledge before it is compacted
 
 
@@ -167,7 +171,7 @@ class Engine:
         know = self.know
         now = know.ready[wi][t]
         began = time.perf_counter()
-        n, transfer = know.decide(wi, t, now, self.policy)
+        n, transfer = know.decide(wi, t, now, self.policy, features=not isinstance(self.policy, RAW_ONLY))
         self.decision_seconds.append(time.perf_counter() - began)
         know.place(wi, t, n, now, transfer)
         self.decisions += 1

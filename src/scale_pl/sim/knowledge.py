@@ -89,12 +89,19 @@ class SchedulerKnowledge:
         return transfer_delay(self.cluster.network, f.output_mb, self.parents[wi][t], self.server[wi], n)
 
     def decide(
-        self, wi: int, t: int, now: float, policy: Policy, actual_free: list[float] | None = None
+        self,
+        wi: int,
+        t: int,
+        now: float,
+        policy: Policy,
+        actual_free: list[float] | None = None,
+        features: bool = True,
     ) -> tuple[int, float]:
         """Ask ``policy`` where ready task ``t`` of workflow ``wi`` goes at time ``now``.
 
         ``actual_free`` (each server's actual earliest free slot) is needed only under
-        ``exact_queue``. Returns (server, transfer delay there); raises if the server cannot run it.
+        ``exact_queue``; ``features=False`` for a policy that reads only the raw fields (the
+        heuristics). Returns (server, transfer delay there); raises if the server cannot run it.
         """
         cl, f = self.cluster, self.flows[wi]
         n_servers = cl.num_servers
@@ -108,7 +115,7 @@ class SchedulerKnowledge:
             wi, t, now, transfer, views, self.server, self.ready, self.start, self.finish, self.completion,
             self.undecided_work[wi],
         )  # fmt: skip
-        n = int(policy(observation(self, state))[0])
+        n = int(policy(observation(self, state, features))[0])
         if not 0 <= n < n_servers or not cl.speed[n, int(f.types[t])] > 0:
             raise ValueError(f"server {n} cannot run task {f.task_ids[t]!r} of workflow {f.id!r}")
         return n, transfer[n]

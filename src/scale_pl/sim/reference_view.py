@@ -69,11 +69,14 @@ def server_view(queue: list[Placed], slots: int, now: float, actual_free: float,
     return ServerView(min(slot_free), len(queued), len(running))
 
 
-def observation(sim, d: DecisionState) -> Observation:
+def observation(sim, d: DecisionState, features: bool = True) -> Observation:
     """Every field of the observation of decision ``d``.
 
     ``sim`` is the :class:`~scale_pl.sim.knowledge.SchedulerKnowledge` (flows, parents, children,
     bottom levels, latencies, catalogue, cluster, time scale) of the reference simulator or the service.
+    With ``features=False`` only the raw fields the heuristics read are filled (mask, est_finish,
+    backlog, speed, transfer, bottom_level, slack); the learned features (task, nodes, servers,
+    system) are left empty, which saves most of the time of a heuristic's decision.
     """
     f, cl, ts = sim.flows[d.wi], sim.cluster, sim.time_scale
     k = int(f.types[d.t])
@@ -90,6 +93,26 @@ def observation(sim, d: DecisionState) -> Observation:
     backlog = [max(v.free - d.now, 0.0) for v in d.views]
     bl = sim.bottom[d.wi][d.t]
     undecided = [sim.bottom[d.wi][u] for u in range(f.num_tasks) if d.server[d.wi][u] < 0]
+
+    def row(values, dtype=torch.float64) -> torch.Tensor:
+        return torch.tensor([values], dtype=dtype)
+
+    raw = {
+        "current": torch.tensor([d.t]),
+        "mask": torch.tensor([feasible]),
+        "est_finish": row(est),
+        "backlog": row(backlog),
+        "speed": row(speed),
+        "transfer": row(d.transfer),
+        "bottom_level": torch.tensor([bl], dtype=torch.float64),
+        "slack": torch.tensor([max(undecided) - bl], dtype=torch.float64),
+        "done": torch.tensor([False]),
+    }
+    if not features:
+        empty = torch.zeros(1, 0)
+        return Observation(task=empty, nodes=empty[:, :, None], node_mask=torch.zeros(1, 0, dtype=torch.bool),
+                           edges=torch.zeros(1, 0, 2, dtype=torch.long), edge_mask=torch.zeros(1, 0, dtype=torch.bool),
+                           servers=empty[:, :, None], system=empty, **raw)  # fmt: skip
 
     def log_t(x: float) -> float:
         return math.log1p(max(x, 0.0) / ts)
@@ -133,26 +156,15 @@ def observation(sim, d: DecisionState) -> Observation:
         per_class.append(log_t(sum(members) / len(members)) if members else 0.0)
     system = [len(inside) / n_servers, log_t(sum(d.now - a for a in inside) / max(len(inside), 1)), *per_class]
 
-    def row(values, dtype=torch.float64) -> torch.Tensor:
-        return torch.tensor([values], dtype=dtype)
-
     return Observation(
         task=row(task, torch.float32),
         nodes=row(nodes, torch.float32),
         node_mask=torch.ones(1, f.num_tasks, dtype=torch.bool),
         edges=torch.as_tensor(f.edges, dtype=torch.long).reshape(1, -1, 2),
         edge_mask=torch.ones(1, len(f.edges), dtype=torch.bool),
-        current=torch.tensor([d.t]),
         servers=row(servers, torch.float32),
         system=row(system, torch.float32),
-        mask=torch.tensor([feasible]),
-        est_finish=row(est),
-        backlog=row(backlog),
-        speed=row(speed),
-        transfer=row(d.transfer),
-        bottom_level=torch.tensor([bl], dtype=torch.float64),
-        slack=torch.tensor([max(undecided) - bl], dtype=torch.float64),
-        done=torch.tensor([False]),
+        **raw,
     )
 
 
