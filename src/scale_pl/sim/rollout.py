@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -11,10 +13,33 @@ from scale_pl.sim.cluster import Cluster
 from scale_pl.sim.env import SchedulingEnv
 from scale_pl.sim.workload import Workload
 
+SMALL_BATCH = 64  # environments; below this the tensors of a step are too small to split across threads
 
-@torch.no_grad()
+
+@contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch intra-op threads, restoring the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_episode(env: SchedulingEnv, policy, max_steps: int | None = None) -> torch.Tensor:
-    """Step every environment to the end under ``policy``; returns the return ``[B]``."""
+    """Step every environment to the end under ``policy``; returns the return ``[B]``.
+
+    Small batches (what `schedule`, `evaluate` and the final evaluation run) use one intra-op
+    thread: their tensors are tiny, and threads fighting over them made a one-environment loop
+    3x slower on two cores, 5-10x when another process kept a core busy.
+    """
+    threads = 1 if env.b_idx.numel() <= SMALL_BATCH else torch.get_num_threads()
+    with torch.no_grad(), intra_op_threads(threads):
+        return _run(env, policy, max_steps)
+
+
+def _run(env: SchedulingEnv, policy, max_steps: int | None) -> torch.Tensor:
     obs = env.observe()
     if hasattr(policy, "bind"):  # policies that search over copies of the environment
         policy.bind(env)
