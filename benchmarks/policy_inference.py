@@ -1,6 +1,6 @@
 """Policy inference speed: batched decisions/s and single-decision latency, per DAG encoder.
 
-Targets (DESIGN.md section 4): 50k decisions/s batched (B=1024, N=16, 3-layer GNN) on CPU, and
+Targets (docs/performance.md): 50k decisions/s batched (B=1024, N=16, 3-layer GNN) on CPU, and
 one decision at N=1024 in under 5 ms on CPU. Observations are synthetic but valid (full
 workflows of ``--tasks`` tasks, ``1.5 x`` as many edges); the timed call is ``policy.act`` (encoder,
 pointer, critic, sampling) under ``torch.inference_mode()``. Figures are medians over repeats.

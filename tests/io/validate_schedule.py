@@ -1,7 +1,7 @@
 """An independent check of a schedule, from the files alone: workload file + cluster file + schedule JSON.
 
 Deliberately uses nothing from ``scale_pl``: it re-reads the JSON/YAML itself and re-derives
-every rule of DESIGN section 1 with plain Python and numpy, so a bug in the loaders, the writers or
+every rule of docs/model.md with plain Python and numpy, so a bug in the loaders, the writers or
 the simulator cannot hide itself.
 
 Checks: every task scheduled once with its type; on a server that can run it; ready = last

@@ -1,4 +1,4 @@
-"""`SchedulingEnv`: the event semantics of DESIGN section 1, batched over B environments in torch.
+"""`SchedulingEnv`: the event semantics of docs/model.md, batched over B environments in torch.
 
 Every environment holds one workload; a step places one ready task per environment. Ready
 tasks are decided in order of (ready time, workflow arrival, task index); because workflows are

@@ -1,6 +1,6 @@
 """The reference simulator: sequential, an event heap, plain Python. The oracle for `SchedulingEnv`.
 
-Written for clarity, not speed; it implements DESIGN section 1 on its own (nothing shared with
+Written for clarity, not speed; it implements the semantics of docs/model.md on its own (nothing shared with
 the batched environment but the data classes), so that the differential tests compare two
 independent readings of the same rules. Its decision step (:mod:`~scale_pl.sim.knowledge`) is the
 placement service's, and its servers (:mod:`~scale_pl.sim.execution`) are ``replay``'s.

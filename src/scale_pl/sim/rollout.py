@@ -57,7 +57,7 @@ def _run(env: SchedulingEnv, policy, max_steps: int | None) -> torch.Tensor:
 
 @dataclass
 class Schedule:
-    """What a policy did with one workload: the schedule JSON of DESIGN section 5."""
+    """What a policy did with one workload: the schedule JSON of docs/formats.md."""
 
     tasks: list[dict] = field(default_factory=list)
     workflows: list[dict] = field(default_factory=list)
