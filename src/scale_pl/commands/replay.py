@@ -15,12 +15,10 @@ import os
 import httpx
 
 from scale_pl.client import PlacementClient, ServiceError
-from scale_pl.commands.schedule import _floats, check_feasible
+from scale_pl.commands.schedule import _floats, workload_and_cluster
 from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import check_writable, staged_outputs
-from scale_pl.io.cluster_file import load_cluster
 from scale_pl.io.json_text import dumps_expanded
-from scale_pl.io.workload_sources import load_workload
 from scale_pl.serve.replay import Replay
 from scale_pl.serve.server import TOKEN_ENV
 
@@ -49,16 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = check_writable(args.out, "--out")
-    workload = load_workload(
-        args.workload,
-        workload_config=args.workload_config,
-        wfformat_config=args.wfformat_config,
-        arrivals=args.arrivals,
-        arrival_rate=args.arrival_rate,
-        seed=args.seed,
-    )
-    cluster = load_cluster(args.cluster, workload.catalogue, args.servers)
-    check_feasible(workload, cluster, args.cluster, args.workload)
+    workload, cluster = workload_and_cluster(args)
     token = args.token or os.environ.get(TOKEN_ENV) or None
     with PlacementClient(args.url, token=token, retry_for=args.retry_for) as client:
         try:

@@ -91,16 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if gantt.resolve() == out.resolve():
             raise ScaleError("--out and --gantt name the same file")
     policy = load_policy(args.policy, seed=args.seed)
-    workload = load_workload(
-        args.workload,
-        workload_config=args.workload_config,
-        wfformat_config=args.wfformat_config,
-        arrivals=args.arrivals,
-        arrival_rate=args.arrival_rate,
-        seed=args.seed,
-    )
-    cluster = load_cluster(args.cluster, workload.catalogue, args.servers)
-    check_feasible(workload, cluster, args.cluster, args.workload)
+    workload, cluster = workload_and_cluster(args)
     schedule = simulate(workload, cluster, policy, information=args.information).to_dict()
     text = dumps_expanded(schedule, 2) + "\n"  # one task per line
     figure = plot_gantt(schedule, args.color_by) if gantt is not None else None
@@ -116,6 +107,21 @@ def run(args: argparse.Namespace) -> int:
     if gantt is not None:
         print(f"wrote {gantt}")
     return 0
+
+
+def workload_and_cluster(args: argparse.Namespace) -> tuple[Workload, Cluster]:
+    """The workload files and the cluster file of the command line (shared with ``replay``), checked runnable."""
+    workload = load_workload(
+        args.workload,
+        workload_config=args.workload_config,
+        wfformat_config=args.wfformat_config,
+        arrivals=args.arrivals,
+        arrival_rate=args.arrival_rate,
+        seed=args.seed,
+    )
+    cluster = load_cluster(args.cluster, workload.catalogue, args.servers)
+    check_feasible(workload, cluster, args.cluster, args.workload)
+    return workload, cluster
 
 
 def check_feasible(workload: Workload, cluster: Cluster, cluster_path: str, workload_paths: list[str]) -> None:
