@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from scale_pl.sim.indexing import rows
+from scale_pl.sim.indexing import csr_rows, rows
 from scale_pl.sim.observation import Observation
 
 if TYPE_CHECKING:
@@ -142,14 +142,11 @@ def _workflow_edges(env: SchedulingEnv, w: torch.Tensor) -> tuple[torch.Tensor, 
     A workflow's edges are one contiguous slice of the child lists (tasks are in flat order).
     """
     b = env.batch
-    m = b.shape[2]
-    start, n = rows(b.edge_ptr, w), rows(b.n_edges, w)
-    j = torch.arange(b.max_edges, device=w.device)
-    mask = j < n[:, None]
-    pos = (start[:, None] + j).clamp_max(b.child_idx.shape[1] - 1)
-    base = (w * m)[:, None]
-    parent = torch.where(mask, b.edge_src.gather(1, pos) - base, 0)
-    child = torch.where(mask, b.child_idx.gather(1, pos) - base, 0)
+    base = (w * b.shape[2])[:, None]
+    lists = (b.edge_ptr, b.n_edges)
+    parent, mask = csr_rows(*lists, b.edge_src, w, b.max_edges, env.sink)
+    child, _ = csr_rows(*lists, b.child_idx, w, b.max_edges, env.sink)
+    parent, child = torch.where(mask, parent - base, 0), torch.where(mask, child - base, 0)
     return torch.stack((parent, child), dim=-1), mask
 
 
