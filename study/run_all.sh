@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The RESULTS.md study: every run of study/runs.txt, two at a time (one thread each; 2 cores).
-#   study/run_all.sh     # about 2 hours on 2 cores; a rerun skips the runs already done
+#   study/run_all.sh     # about 2.5 hours on 2 cores; a rerun skips the runs already done
 # Runs log to the MLflow store of the repo root (MLFLOW_TRACKING_URI, default sqlite:///mlflow.db);
 # then: python -m scale_pl compare --experiment scale_pl --out study/compare
 set -u

@@ -130,6 +130,8 @@ class SCALECLI(LightningCLI):
                               compute_fn=RolloutDataModule.node_dim)  # fmt: skip
         parser.link_arguments("data.cluster_config", "model.policy.init_args.server_dim",
                               compute_fn=RolloutDataModule.server_dim)  # fmt: skip
+        parser.link_arguments("data.cluster_config", "model.policy.init_args.system_dim",
+                              compute_fn=RolloutDataModule.system_dim)  # fmt: skip
         parser.set_defaults(
             {
                 "trainer.logger": {

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from scale_pl.algos.ppo import explained_variance, gae, ppo_losses
+from scale_pl.algos.ppo import explained_variance, gae, ppo_losses, time_discounts
 
 
 def test_gae_matches_hand_computation_with_an_episode_end() -> None:
@@ -27,6 +27,23 @@ def test_gae_with_lambda_one_is_the_discounted_return_minus_value() -> None:
     adv, _ = gae(rewards, values, torch.zeros(2, 2, dtype=torch.bool), torch.tensor([10.0, 0.0]), gamma=0.5, lam=1.0)
     assert adv[:, 0].tolist() == pytest.approx([1 + 0.5 * 1 + 0.25 * 10, 1 + 0.5 * 10])
     assert adv[:, 1].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_gae_with_a_discount_per_step_in_time() -> None:
+    """gamma_t = exp(-dt_t / horizon): a step 2 s long discounts the future more than one 0.5 s long."""
+    horizon = 4.0
+    gammas = time_discounts(torch.tensor([[2.0], [0.5]]), horizon)
+    g0, g1 = math.exp(-0.5), math.exp(-0.125)
+    assert gammas.flatten().tolist() == pytest.approx([g0, g1])
+    rewards, values = torch.tensor([[1.0], [1.0]]), torch.zeros(2, 1)
+    adv, _ = gae(rewards, values, torch.zeros(2, 1, dtype=torch.bool), torch.tensor([10.0]), gammas, lam=1.0)
+    assert adv.flatten().tolist() == pytest.approx([1 + g0 * (1 + g1 * 10), 1 + g1 * 10])
+    # a float gamma is the same as a tensor of it
+    a, _ = gae(rewards, values, torch.zeros(2, 1, dtype=torch.bool), torch.tensor([10.0]), 0.9, lam=0.8)
+    b, _ = gae(rewards, values, torch.zeros(2, 1, dtype=torch.bool), torch.tensor([10.0]), torch.full((2, 1), 0.9), 0.8)
+    torch.testing.assert_close(a, b)
+    # negative dt (never produced) is treated as 0, not as growth
+    assert float(time_discounts(torch.tensor([-1.0]), horizon)) == 1.0
 
 
 def test_clipped_surrogate_value_loss_and_diagnostics() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from scale_pl.baselines import EarliestFinishTime
@@ -55,6 +56,26 @@ def test_collect_shapes_restarts_and_returns() -> None:
     # the chosen servers were feasible in the stored observations
     assert rollout.obs.mask[torch.arange(120), rollout.actions.flatten()].all()
     assert torch.isfinite(rollout.obs.servers).all() and torch.isfinite(rollout.obs.nodes).all()
+    assert rollout.dts.shape == (40, 3) and (rollout.dts[rollout.dones] == 0).all()
+
+
+def test_rollout_dts_are_the_intervals_between_decision_times() -> None:
+    """Replaying environment 0's actions on its workload reproduces every stored interval."""
+    torch.manual_seed(0)
+    one = pool(n=1)
+    collector = RolloutCollector(one, num_envs=2, num_steps=30, seed=3)
+    rollout = collector.collect(build_policy(6, 4))
+    env = SchedulingEnv(one)
+    env.observe()
+    for t in range(30):
+        before = float(env.clock[0])
+        _, _, done = env.step(rollout.actions[t, :1])
+        expected = 0.0 if bool(done[0]) else float(env.clock[0]) - before
+        assert float(rollout.dts[t, 0]) == pytest.approx(expected, abs=1e-5), t
+        if bool(done[0]):
+            env = SchedulingEnv(one)
+            env.observe()
+    assert rollout.dones[:, 0].any() and (rollout.dts[~rollout.dones] > 0).any()
 
 
 def test_stack_observations_is_time_major() -> None:

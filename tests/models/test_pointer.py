@@ -35,14 +35,60 @@ def test_permutation_equivariance() -> None:
     torch.testing.assert_close(z_p, z, rtol=1e-5, atol=1e-6)
 
 
-def test_masking_and_clipping() -> None:
+def test_masking_and_clipping_of_the_unnormalised_pointer() -> None:
     torch.manual_seed(0)
-    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=2.0)
+    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=2.0, normalize=False)
     query, servers, mask = _inputs(4, 20)
     logits, _ = dec(query * 50, servers * 50, mask)
     assert torch.isneginf(logits[~mask]).all()
     assert (logits[mask].abs() <= 2.0).all()
     assert logits[mask].abs().max() > 1.5  # large inputs do reach the clip
+
+
+def test_normalised_scores_are_centred_cosines_whatever_the_input_scale() -> None:
+    """u_n = s (cos(q, k_n) - mean over allowed of cos): bounded by 2 s, centred, scale-free."""
+    torch.manual_seed(0)
+    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0)  # no clip: the scores themselves
+    with torch.no_grad():
+        dec.log_scale.fill_(0.5)
+    query, servers, mask = _inputs(4, 20)
+    logits, z = dec(query, servers, mask)
+    assert torch.isneginf(logits[~mask]).all()
+    centred = torch.where(mask, logits, 0.0).sum(-1) / mask.sum(-1)
+    torch.testing.assert_close(centred, torch.zeros(4), atol=1e-6, rtol=0)
+    assert (logits[mask].abs() <= 2 * torch.e**0.5 + 1e-6).all()
+    # By hand for one row: the pointer query from [task, z], the pointer keys, the cosines.
+    _, _, keys = dec.server_proj(servers).chunk(3, dim=-1)
+    q = dec.pointer_query(torch.cat([query, z], dim=-1))
+    cos = torch.nn.functional.cosine_similarity(q[0].expand(20, -1), keys[0], dim=-1)
+    allowed = mask[0]
+    expected = torch.e**0.5 * (cos[allowed] - cos[allowed].mean())
+    torch.testing.assert_close(logits[0, allowed], expected, rtol=1e-5, atol=1e-6)
+    # The GCN failure mode: the encoder's output (the task query) growing 50x moves nothing.
+    big = CrossAttentionPointer(16, num_heads=4, tanh_clip=10.0)
+    big.load_state_dict(dec.state_dict())
+    small_logits, _ = big(query, servers, mask)
+    large_logits, _ = big(query * 50, servers, mask)
+    assert (large_logits[mask].abs() < 10 * torch.tanh(torch.tensor(2 * torch.e**0.5))).all()
+    assert torch.isfinite(small_logits[mask]).all() and torch.isfinite(large_logits[mask]).all()
+
+
+def test_sum_aggregate_scales_the_attention_output_with_the_allowed_count() -> None:
+    """aggregate='sum' is the mean attention output times the number of allowed servers."""
+    torch.manual_seed(0)
+    mean = CrossAttentionPointer(16, num_heads=4)
+    total = CrossAttentionPointer(16, num_heads=4, aggregate="sum")
+    total.load_state_dict(mean.state_dict())
+    query, servers, mask = _inputs(3, 10)
+    captured = {}
+    mean.attn_out.register_forward_hook(lambda m, i, o: captured.__setitem__("mean", i[0]))
+    total.attn_out.register_forward_hook(lambda m, i, o: captured.__setitem__("sum", i[0]))
+    mean(query, servers, mask)
+    total(query, servers, mask)
+    count = mask.sum(-1, keepdim=True).float()
+    torch.testing.assert_close(captured["sum"], captured["mean"] * count)
+    with pytest.raises(ValueError, match="aggregate"):
+        CrossAttentionPointer(16, aggregate="max")
 
 
 def test_infeasible_servers_do_not_change_z_or_feasible_logits() -> None:

@@ -8,13 +8,13 @@ import lightning as L
 import torch
 from torch import nn
 
-from scale_pl.algos.ppo import explained_variance, gae, ppo_losses
+from scale_pl.algos.ppo import explained_variance, gae, ppo_losses, time_discounts
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.data.rollout import Rollout
 from scale_pl.errors import ScaleError
 from scale_pl.evaluation.metrics import ResponseTimeStats
 from scale_pl.losses.srr import SRRLoss, feature_stats
-from scale_pl.models.policy import SCALEPolicy
+from scale_pl.models.policy import SamplingPolicy, SCALEPolicy
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.env import SchedulingEnv
 from scale_pl.sim.rollout import run_episode
@@ -33,21 +33,30 @@ class SCALEModule(L.LightningModule):
     the approximate KL exceeds ``target_kl``. ``trainer.global_step`` therefore counts optimizer
     steps, not rollouts.
 
+    The critic's loss is taken in its PopArt-normalised units and reaches only the critic (see
+    :class:`~scale_pl.models.critic.Critic`); actor and critic gradients are clipped separately,
+    so a large value error cannot shrink the policy's step either. The entropy bonus decays
+    linearly from ``ent_coef`` to ``ent_coef_final`` over training, so that the policy being
+    improved ends close to the greedy policy that is evaluated.
+
     Args:
         policy: the actor-critic.
         srr: structured representation regularisation on the attention feature z
             (weights 0 = the no-SRR ablation).
         lr: Adam learning rate, decayed linearly to ``lr * final_lr_fraction`` over training.
         final_lr_fraction: where the linear decay ends.
-        gamma: discount.
-        gae_lambda: GAE lambda.
+        gamma: discount per decision, used only when ``discount_horizon`` is None.
+        discount_horizon: discount in time: ``exp(-dt / discount_horizon)`` between decisions
+            ``dt`` seconds apart, the same horizon at every ``N`` (None = ``gamma`` per decision).
+        gae_lambda: GAE lambda (per decision).
         clip: PPO ratio clip.
         value_clip: clip of the value update around the old value (None = unclipped).
         vf_coef: value-loss weight.
-        ent_coef: entropy-bonus weight.
+        ent_coef: entropy-bonus weight at the start.
+        ent_coef_final: entropy-bonus weight at the end of training (linear in between).
         update_epochs: passes over each rollout.
         num_minibatches: minibatches per pass.
-        max_grad_norm: gradient-norm clip.
+        max_grad_norm: gradient-norm clip, applied to the actor's and the critic's parameters separately.
         target_kl: stop the passes over a rollout once approx_kl exceeds this (None = never).
         reference_policies: heuristics run once on the validation workloads, for reference.
     """
@@ -59,11 +68,13 @@ class SCALEModule(L.LightningModule):
         lr: float = 3e-4,
         final_lr_fraction: float = 0.1,
         gamma: float = 0.99,
+        discount_horizon: float | None = 40.0,
         gae_lambda: float = 0.95,
         clip: float = 0.2,
         value_clip: float | None = None,
         vf_coef: float = 0.5,
         ent_coef: float = 0.01,
+        ent_coef_final: float = 0.0,
         update_epochs: int = 4,
         num_minibatches: int = 4,
         max_grad_norm: float = 0.5,
@@ -75,6 +86,10 @@ class SCALEModule(L.LightningModule):
             raise ScaleError(f"model.lr must be > 0, got {lr}")
         if not 0 < final_lr_fraction <= 1 or not 0 < gamma <= 1 or not 0 <= gae_lambda <= 1 or not clip > 0:
             raise ScaleError("model: need 0 < final_lr_fraction <= 1, 0 < gamma <= 1, 0 <= gae_lambda <= 1, clip > 0")
+        if discount_horizon is not None and not discount_horizon > 0:
+            raise ScaleError(f"model.discount_horizon must be > 0 seconds (or null), got {discount_horizon}")
+        if ent_coef < 0 or ent_coef_final < 0:
+            raise ScaleError("model.ent_coef and model.ent_coef_final must be >= 0")
         if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
             raise ScaleError("model: update_epochs, num_minibatches must be >= 1 and max_grad_norm > 0")
         self.reference_policies = list(HEURISTICS if reference_policies is None else reference_policies)
@@ -94,9 +109,18 @@ class SCALEModule(L.LightningModule):
         self._references_logged: set[str] = set()
 
     # -- optimisation ----------------------------------------------------------------------------
+    def _total_rollouts(self) -> int:
+        return max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+
+    def entropy_coefficient(self, rollout: int) -> float:
+        """The entropy-bonus weight at rollout ``rollout`` (0-based) of training."""
+        hp = self.hparams
+        fraction = min(rollout, self._total_rollouts()) / self._total_rollouts()
+        return hp.ent_coef + (hp.ent_coef_final - hp.ent_coef) * fraction
+
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.hparams.lr, eps=1e-5)
-        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+        total = self._total_rollouts()
         end = self.hparams.final_lr_fraction
 
         def linear(rollout: int) -> float:
@@ -107,9 +131,12 @@ class SCALEModule(L.LightningModule):
     def training_step(self, rollout: Rollout, batch_idx: int) -> None:
         t0 = time.perf_counter()
         hp = self.hparams
+        discount = hp.gamma if hp.discount_horizon is None else time_discounts(rollout.dts, hp.discount_horizon)
         advantages, returns = gae(
-            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, hp.gamma, hp.gae_lambda
+            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, discount, hp.gae_lambda
         )
+        self._ent_coef = self.entropy_coefficient(batch_idx + self.current_epoch * self._rollouts_per_epoch())
+        self.policy.critic.update_statistics(returns)
         flat = {
             "actions": rollout.actions.flatten(),
             "log_probs": rollout.log_probs.flatten(),
@@ -124,6 +151,9 @@ class SCALEModule(L.LightningModule):
         stats["update_s"] = torch.tensor(time.perf_counter() - t0)
         stats["rollout_s"] = torch.tensor(rollout.seconds)
         stats["lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
+        stats["ent_coef"] = torch.tensor(self._ent_coef)
+        stats["value_mu"] = self.policy.critic.mu.detach().clone()
+        stats["value_sigma"] = self.policy.critic.sigma.detach().clone()
         self.log_dict({f"train/{k}": v.float() for k, v in stats.items()}, on_step=True, on_epoch=False)
         if rollout.episode_returns.numel():
             self.log("train/episode_return", rollout.episode_returns.mean(), prog_bar=True, on_step=True)
@@ -144,7 +174,8 @@ class SCALEModule(L.LightningModule):
                 terms = self._minibatch_losses(rollout, flat, idx)
                 optimizer.zero_grad()
                 self.manual_backward(terms["loss"])
-                self.clip_gradients(optimizer, gradient_clip_val=hp.max_grad_norm, gradient_clip_algorithm="norm")
+                terms["grad_norm_actor"] = nn.utils.clip_grad_norm_(self._actor_parameters(), hp.max_grad_norm)
+                terms["grad_norm_critic"] = nn.utils.clip_grad_norm_(self.policy.critic.parameters(), hp.max_grad_norm)
                 optimizer.step()
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()
@@ -155,17 +186,27 @@ class SCALEModule(L.LightningModule):
         out["minibatches"] = torch.tensor(float(count))
         return out
 
+    def _actor_parameters(self) -> list[nn.Parameter]:
+        critic = {id(p) for p in self.policy.critic.parameters()}
+        return [p for p in self.policy.parameters() if id(p) not in critic]
+
+    def _rollouts_per_epoch(self) -> int:
+        batches = self.trainer.num_training_batches if self._trainer is not None else 1
+        return int(batches) if batches != float("inf") else 1
+
     def _minibatch_losses(self, rollout: Rollout, flat: dict[str, torch.Tensor], idx: torch.Tensor) -> dict:
         hp = self.hparams
         log_prob, entropy, value, z = self.policy.evaluate(rollout.obs.index(idx), flat["actions"][idx])
         adv = flat["advantages"][idx]
         if adv.numel() > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        terms = ppo_losses(log_prob, flat["log_probs"][idx], adv, value, flat["values"][idx], flat["returns"][idx],
-                           entropy, hp.clip, hp.value_clip)  # fmt: skip
+        norm = self.policy.critic.normalise  # the value loss in PopArt units
+        terms = ppo_losses(log_prob, flat["log_probs"][idx], adv, norm(value), norm(flat["values"][idx]),
+                           norm(flat["returns"][idx]), entropy, hp.clip, hp.value_clip)  # fmt: skip
         srr_total, components = self.srr(z)
+        ent_coef = getattr(self, "_ent_coef", hp.ent_coef)
         terms["loss"] = (
-            terms["policy_loss"] - hp.ent_coef * terms["entropy"] + hp.vf_coef * terms["value_loss"] + srr_total
+            terms["policy_loss"] - ent_coef * terms["entropy"] + hp.vf_coef * terms["value_loss"] + srr_total
         )
         terms["srr"] = srr_total.detach()
         terms["srr_decorrelation"] = components["decorrelation"]
@@ -186,7 +227,10 @@ class SCALEModule(L.LightningModule):
         self._log_stats("test")
 
     def _evaluate_size(self, batch: tuple[int, WorkloadBatch], phase: str) -> None:
-        """Greedy episodes of the policy on every workload of one cluster size; z statistics logged."""
+        """Greedy and sampled episodes of the policy on every workload of one cluster size.
+
+        Logs the greedy ART (``{phase}/N{n}/art``, what checkpoints are chosen on), the sampled
+        ART (``art_sampled``), z statistics, and once the reference heuristics' ART."""
         n, workloads = batch
         env_kwargs = self._env_kwargs()
         env = SchedulingEnv(workloads, **env_kwargs)
@@ -201,6 +245,11 @@ class SCALEModule(L.LightningModule):
         self.val_stats[key].update(env.response_times(), env.response_times() / env.critical_path)
         for name, value in feature_stats(torch.cat(zs)).items():
             self.log(f"{phase}/N{n}/z_{name}", value, on_epoch=True, batch_size=1)
+        # The policy PPO improves samples its actions: its ART beside the greedy one shows
+        # whether the greedy policy's quality is trained or a by-product.
+        sampled = SchedulingEnv(workloads, **env_kwargs)
+        run_episode(sampled, SamplingPolicy(self.policy, seed=0))
+        self.log(f"{phase}/N{n}/art_sampled", sampled.metrics()["art"].mean().float(), on_epoch=True, batch_size=1)
         if self.trainer.sanity_checking or key in self._references_logged:
             return
         self._references_logged.add(key)

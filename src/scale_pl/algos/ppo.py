@@ -10,25 +10,30 @@ def gae(
     values: torch.Tensor,
     dones: torch.Tensor,
     last_value: torch.Tensor,
-    gamma: float,
+    gamma: float | torch.Tensor,
     lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over a truncated rollout.
 
     ``dones[t]`` means the episode ended with step ``t``: nothing after it is bootstrapped.
-    delta_t = r_t + gamma * V_{t+1} * (1 - done_t) - V_t;
-    A_t = delta_t + gamma * lam * (1 - done_t) * A_{t+1}; returns = A + V.
+    delta_t = r_t + gamma_t * V_{t+1} * (1 - done_t) - V_t;
+    A_t = delta_t + gamma_t * lam * (1 - done_t) * A_{t+1}; returns = A + V.
+
+    ``gamma`` is one discount per decision (a float) or ``[T, B]``, the discount between
+    decision ``t`` and the next (``exp(-dt / horizon)`` for a discount in time).
 
     Shapes: rewards, values, dones ``[T, B]``, last_value ``[B]`` -> advantages, returns ``[T, B]``.
     """
+    if not isinstance(gamma, torch.Tensor):
+        gamma = torch.full_like(rewards, float(gamma))
     steps = rewards.shape[0]
     advantages = torch.zeros_like(rewards)
     next_advantage = torch.zeros_like(last_value)
     next_value = last_value
     for t in reversed(range(steps)):
         not_done = 1.0 - dones[t].float()
-        delta = rewards[t] + gamma * next_value * not_done - values[t]
-        next_advantage = delta + gamma * lam * not_done * next_advantage
+        delta = rewards[t] + gamma[t] * next_value * not_done - values[t]
+        next_advantage = delta + gamma[t] * lam * not_done * next_advantage
         advantages[t] = next_advantage
         next_value = values[t]
     return advantages, advantages + values
@@ -76,3 +81,12 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> torch.T
     """1 - Var(target - predicted) / Var(target); nan when the target is constant."""
     var = target.var()
     return torch.where(var > 0, 1 - (target - predicted).var() / var, torch.full_like(var, float("nan")))
+
+
+def time_discounts(dts: torch.Tensor, horizon: float) -> torch.Tensor:
+    """Per-step discounts ``exp(-dt / horizon)`` for decision intervals ``dts`` (seconds, >= 0).
+
+    The same horizon in seconds at every cluster size: with per-decision discounting the
+    horizon in seconds shrinks as 1/N, since decisions come N times as often.
+    """
+    return torch.exp(-dts.clamp(min=0.0) / horizon)

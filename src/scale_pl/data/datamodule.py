@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import lightning as L
@@ -16,7 +17,7 @@ from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
 from scale_pl.sim.env import INFORMATION_MODES
-from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
+from scale_pl.sim.observation import node_feature_dim, server_feature_dim, system_feature_dim, task_feature_dim
 
 
 class RolloutDataset(IterableDataset):
@@ -59,7 +60,12 @@ class RolloutDataModule(L.LightningDataModule):
         num_envs: environments per rollout.
         rollout_steps: decisions per environment per rollout.
         rollouts_per_epoch: rollouts (= optimizer phases) per epoch.
-        workflows_per_episode: workflows in each training workload.
+        workflows_per_episode: workflows in each training workload; None (the default) =
+            ``train_workflows_per_server x N``, the shape of the validation and test workloads.
+        train_workflows_per_server: workflows per server of a training workload (when
+            ``workflows_per_episode`` is None). Episodes run to their end across rollouts
+            (truncated and bootstrapped), so training decisions see the same ramp-up, steady
+            state and drain as the evaluated episodes.
         pool_size: training workloads generated at setup; finished episodes restart on a random one.
         val_sizes: cluster sizes N validated (zero-shot beyond the training N).
         val_seeds: validation workloads per N.
@@ -69,7 +75,9 @@ class RolloutDataModule(L.LightningDataModule):
         time_scale: seconds mapped to 1 in the log-scaled time features.
         information: what the scheduler knows of the servers' queues, ``expected`` (the default:
             unfinished tasks take their expected duration) or ``exact_queue`` (optimistic; for comparison).
-        seed: base seed; each DDP rank adds 1000 x rank, so ranks see different environments.
+        seed: base seed of the training pool, the environments' draws and the action sampling;
+            each DDP rank adds 1000 x rank. None (the default) = the run's ``seed_everything``,
+            so that training seeds differ in data and sampling, not only in initial weights.
     """
 
     def __init__(
@@ -80,16 +88,17 @@ class RolloutDataModule(L.LightningDataModule):
         num_envs: int = 256,
         rollout_steps: int = 64,
         rollouts_per_epoch: int = 10,
-        workflows_per_episode: int = 30,
+        workflows_per_episode: int | None = None,
+        train_workflows_per_server: int = 4,
         pool_size: int = 512,
         val_sizes: list[int] | None = None,
-        val_seeds: int = 4,
+        val_seeds: int = 8,
         val_workflows_per_server: int = 4,
         rho: float | None = None,
         reward_scale: float = 10.0,
         time_scale: float = 2.0,
         information: str = "expected",
-        seed: int = 0,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         self.train_sizes = [train_sizes] if isinstance(train_sizes, int) else list(train_sizes)
@@ -101,7 +110,8 @@ class RolloutDataModule(L.LightningDataModule):
             "num_envs": num_envs,
             "rollout_steps": rollout_steps,
             "rollouts_per_epoch": rollouts_per_epoch,
-            "workflows_per_episode": workflows_per_episode,
+            "workflows_per_episode": 1 if workflows_per_episode is None else workflows_per_episode,
+            "train_workflows_per_server": train_workflows_per_server,
             "pool_size": pool_size,
             "val_seeds": val_seeds,
             "val_workflows_per_server": val_workflows_per_server,
@@ -119,16 +129,23 @@ class RolloutDataModule(L.LightningDataModule):
         self.workload_config, self.cluster_config = workload_config, cluster_config
         self.num_envs, self.rollout_steps, self.rollouts_per_epoch = num_envs, rollout_steps, rollouts_per_epoch
         self.workflows_per_episode, self.pool_size = workflows_per_episode, pool_size
+        self.train_workflows_per_server = train_workflows_per_server
         self.val_seeds, self.val_workflows_per_server = val_seeds, val_workflows_per_server
         self.rho, self.reward_scale, self.time_scale, self.seed = rho, reward_scale, time_scale, seed
         # Fail on a bad config now, before any work starts.
-        self.generator = self._generator(workflows_per_episode)
+        self.generator = self._generator(self.episode_workflows(self.train_sizes[0]))
         self.spec = load_cluster_spec(cluster_config)
         for n in {*self.train_sizes, *self.val_sizes}:
             self.generator.arrival_rate(self.spec.make(n, self.generator.catalogue))
         self.collector: RolloutCollector | None = None
         self.val_batches: dict[int, WorkloadBatch] = {}
         self.test_batches: dict[int, WorkloadBatch] = {}
+
+    def episode_workflows(self, n: int) -> int:
+        """Workflows in a training workload at cluster size ``n``."""
+        if self.workflows_per_episode is not None:
+            return self.workflows_per_episode
+        return self.train_workflows_per_server * n
 
     def _generator(self, num_workflows: int):
         overrides = {"num_workflows": num_workflows} | ({} if self.rho is None else {"rho": self.rho})
@@ -139,18 +156,28 @@ class RolloutDataModule(L.LightningDataModule):
         return {"reward_scale": self.reward_scale, "time_scale": self.time_scale, "information": self.information}
 
     @property
+    def base_seed(self) -> int:
+        """``seed``, else the global seed Lightning's ``seed_everything`` set (0 without one)."""
+        if self.seed is not None:
+            return self.seed
+        return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+    @property
     def rank(self) -> int:
         return self.trainer.global_rank if self.trainer is not None else 0
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.collector is None:
-            seed = self.seed + 1000 * self.rank
+            seed = self.base_seed + 1000 * self.rank
             rng = np.random.default_rng(seed)
             sizes = rng.choice(self.train_sizes, size=self.pool_size)
-            pairs = []
+            pairs, generators = [], {}
             for i, n in enumerate(sizes):
-                cluster = self.spec.make(int(n), self.generator.catalogue)
-                pairs.append((self.generator.generate(cluster, seed * 100_003 + i), cluster))
+                n = int(n)
+                if n not in generators:
+                    generators[n] = self._generator(self.episode_workflows(n))
+                cluster = self.spec.make(n, self.generator.catalogue)
+                pairs.append((generators[n].generate(cluster, seed * 100_003 + i), cluster))
             pool = WorkloadBatch.from_pairs(pairs)
             self.collector = RolloutCollector(pool, self.num_envs, self.rollout_steps, seed, **self.env_kwargs)
         if stage in ("fit", "validate") and not self.val_batches:
@@ -190,6 +217,10 @@ class RolloutDataModule(L.LightningDataModule):
     @staticmethod
     def server_dim(cluster_config: str) -> int:
         return server_feature_dim(len(read_yaml(cluster_config)["classes"]))
+
+    @staticmethod
+    def system_dim(cluster_config: str) -> int:
+        return system_feature_dim(len(read_yaml(cluster_config)["classes"]))
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         if isinstance(batch, tuple) and isinstance(batch[1], WorkloadBatch):

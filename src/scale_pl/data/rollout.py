@@ -30,6 +30,8 @@ class Rollout:
         obs: the observations (``T * B`` rows).
         actions, log_probs, values, rewards, dones: ``[T, B]``; ``dones[t]`` marks an episode
             that ended with step ``t`` (its environment restarted on a new workload).
+        dts: ``[T, B]`` seconds from decision ``t`` to the environment's next decision (0 where
+            the episode ended), for a discount in time.
         last_value: ``[B]`` critic value of the state after the last step (bootstrap).
         episode_returns, episode_art: ``[E]`` of the episodes that ended during the rollout.
         seconds: wall time of the collection.
@@ -41,6 +43,7 @@ class Rollout:
     values: torch.Tensor
     rewards: torch.Tensor
     dones: torch.Tensor
+    dts: torch.Tensor
     last_value: torch.Tensor
     episode_returns: torch.Tensor
     episode_art: torch.Tensor
@@ -95,7 +98,7 @@ class RolloutCollector:
         obs = env.observe()
         was_training = policy.training
         policy.eval()
-        observations, actions, log_probs, values, rewards, dones = [], [], [], [], [], []
+        observations, actions, log_probs, values, rewards, dones, dts = [], [], [], [], [], [], []
         ended_returns, ended_art = [], []
         sample_gen = torch.Generator(device=device).manual_seed(
             int(torch.randint(2**62, (1,), generator=self.generator))
@@ -103,7 +106,9 @@ class RolloutCollector:
         for _ in range(self.num_steps):
             action, log_prob, value, _ = policy.act(obs, generator=sample_gen)
             observations.append(obs)
+            before = env.clock.clone()
             next_obs, reward, done = env.step(action)
+            dts.append(torch.where(done, 0.0, env.clock - before).float())
             self.ret += reward
             actions.append(action)
             log_probs.append(log_prob)
@@ -128,6 +133,7 @@ class RolloutCollector:
             values=torch.stack(values),
             rewards=torch.stack(rewards),
             dones=torch.stack(dones),
+            dts=torch.stack(dts),
             last_value=last_value,
             episode_returns=torch.cat(ended_returns) if ended_returns else empty,
             episode_art=torch.cat(ended_art) if ended_art else empty,

@@ -11,7 +11,13 @@ from scale_pl.models.critic import Critic
 from scale_pl.models.decoders.pointer import CrossAttentionPointer
 from scale_pl.models.encoders import ENCODERS, DAGEncoder
 from scale_pl.models.layers import mlp, reset_module
-from scale_pl.sim.observation import Observation, node_feature_dim, server_feature_dim, task_feature_dim
+from scale_pl.sim.observation import (
+    Observation,
+    node_feature_dim,
+    server_feature_dim,
+    system_feature_dim,
+    task_feature_dim,
+)
 
 
 class PolicyOutput(NamedTuple):
@@ -30,7 +36,9 @@ class SCALEPolicy(nn.Module):
       of size ``D = decoder.embed_dim``;
     - server embeddings: ``MLP(server features)`` ``[B, N, D]``, the same weights for every server;
     - the decoder turns them into server logits and the attention feature ``z``;
-    - the critic reads the task embedding, ``z`` and the mean server embedding.
+    - the critic reads the task embedding, ``z`` and the mean server embedding through a
+      stop-gradient, plus the system features (``obs.system``), and predicts PopArt-normalised
+      values (:class:`~scale_pl.models.critic.Critic`).
 
     Feasibility: ``obs.mask`` with finished environments (``obs.done``) removed. A row left
     with no allowed server is scored uniform over all servers, so any action has a finite
@@ -45,7 +53,9 @@ class SCALEPolicy(nn.Module):
         server_dim: server feature size, ``server_feature_dim(C)``.
         hidden_dim: hidden width of the task and server MLPs and of the default critic.
         act: activation name for those MLPs.
-        critic: value head; default ``Critic(D, hidden_dim, act)``.
+        system_dim: size of ``Observation.system``, ``system_feature_dim(C)``, read by the
+            default critic (0 = the critic does not read it).
+        critic: value head; default ``Critic(D, hidden_dim, act, system_dim)``.
 
     Shapes:
         - input: an :class:`~scale_pl.sim.observation.Observation` with ``B`` rows and ``N`` servers
@@ -60,6 +70,7 @@ class SCALEPolicy(nn.Module):
         server_dim: int,
         hidden_dim: int = 64,
         act: str = "relu",
+        system_dim: int = 0,
         critic: Critic | None = None,
     ) -> None:
         super().__init__()
@@ -74,7 +85,8 @@ class SCALEPolicy(nn.Module):
         self.task_mlp = mlp(task_dim, hidden_dim, embed_dim, act)
         self.task_proj = nn.Linear(embed_dim + 2 * dag_encoder.out_dim, embed_dim)
         self.server_mlp = mlp(server_dim, hidden_dim, embed_dim, act)
-        self.critic = critic if critic is not None else Critic(embed_dim, hidden_dim, act)
+        self.system_dim = system_dim
+        self.critic = critic if critic is not None else Critic(embed_dim, hidden_dim, act, system_dim=system_dim)
 
     def reset_parameters(self) -> None:
         reset_module(self)
@@ -109,7 +121,10 @@ class SCALEPolicy(nn.Module):
         # keeps a non-finite value there (an infeasible server's EFT, a finished env) harmless.
         servers = self.server_mlp(torch.where(allowed.unsqueeze(-1), obs.servers, 0.0))  # [B, N, D]
         logits, z = self.decoder(task, servers, allowed)
-        value = self.critic(task, z, servers, allowed)
+        system = obs.system
+        if system is not None:
+            system = torch.where(obs.done.view(-1, 1), 0.0, system)
+        value = self.critic(task, z, servers, allowed, system)
         return PolicyOutput(logits, value, z)
 
     def act(
@@ -175,6 +190,8 @@ def build_policy(
     num_heads: int = 4,
     tanh_clip: float = 10.0,
     dropout: float = 0.0,
+    normalize: bool = True,
+    aggregate: str = "mean",
 ) -> SCALEPolicy:
     """A :class:`SCALEPolicy` with consistent dimensions for ``K`` task types and ``C`` server classes.
 
@@ -187,9 +204,16 @@ def build_policy(
     cls = ENCODERS[encoder]
     extra = {"heads": num_heads} if encoder in ("gatv2", "transformer") else {}
     dag_encoder = cls(node_feature_dim(num_types), embed_dim, embed_dim, num_layers, dropout=dropout, **extra)
-    decoder = CrossAttentionPointer(embed_dim, num_heads=num_heads, tanh_clip=tanh_clip)
+    decoder = CrossAttentionPointer(
+        embed_dim, num_heads=num_heads, tanh_clip=tanh_clip, normalize=normalize, aggregate=aggregate
+    )
     return SCALEPolicy(
-        dag_encoder, decoder, task_feature_dim(num_types), server_feature_dim(num_classes), hidden_dim=hidden_dim
+        dag_encoder,
+        decoder,
+        task_feature_dim(num_types),
+        server_feature_dim(num_classes),
+        hidden_dim=hidden_dim,
+        system_dim=system_feature_dim(num_classes),
     )
 
 

@@ -19,9 +19,19 @@ class CrossAttentionPointer(nn.Module):
        concatenated and projected to ``z`` ``[B, D]``, *the attention feature* that SRR
        regularises and the critic reads.
     2. Pointer: a query projected from ``[task embedding, z]`` is scored against a projected key
-       of each server, ``u_n = q . k_n / sqrt(D)``, clipped as ``tanh_clip * tanh(u_n)`` and set
-       to ``-inf`` at infeasible servers. Feeding ``z`` into the pointer makes the policy's
-       decision depend on the feature SRR shapes.
+       of each server, clipped as ``tanh_clip * tanh(u_n)`` and set to ``-inf`` at infeasible
+       servers. Feeding ``z`` into the pointer makes the policy's decision depend on the feature
+       SRR shapes. With ``normalize`` (the default) the score is
+       ``u_n = s * (cos(q, k_n) - mean_m cos(q, k_m))``, the mean over the allowed servers and
+       ``s = exp(log_scale)`` learned: the softmax cannot see a shift common to every server, so
+       nothing would pull such a drift back, and a growing query would saturate the tanh (flat
+       softmax, no gradient). Normalised and centred, ``|u_n| <= 2 s`` whatever the encoder
+       does. Without it, ``u_n = q . k_n / sqrt(D)`` (the original pointer).
+
+    ``aggregate="sum"`` multiplies the attention output by the number of allowed servers (a sum
+    over servers instead of a mean), so that ``z`` grows with ``N``: the regime in which a
+    feature's distribution shifts with the cluster size and SRR has something to correct. It
+    exists for that study; ``"mean"`` is the size-free default.
 
     Nothing depends on a server's position, so the logits are permutation-equivariant over
     servers, ``z`` is invariant, and any ``N`` works.
@@ -34,19 +44,33 @@ class CrossAttentionPointer(nn.Module):
         embed_dim: ``D``, size of the task and server embeddings and of ``z``.
         num_heads: attention heads; must divide ``embed_dim``.
         tanh_clip: ``C`` in ``C * tanh(u)``; ``0`` or less disables the clipping.
+        normalize: cosine scores centred over the allowed servers, with a learned scale.
+        aggregate: ``"mean"`` (attention weights sum to 1) or ``"sum"`` (x the allowed count).
 
     Shapes:
         - input: ``query`` ``[B, D]``, ``servers`` ``[B, N, D]``, ``mask`` ``[B, N]`` bool
         - output: ``logits`` ``[B, N]`` (``-inf`` where masked), ``z`` ``[B, D]``
     """
 
-    def __init__(self, embed_dim: int, num_heads: int = 4, tanh_clip: float = 10.0) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int = 4,
+        tanh_clip: float = 10.0,
+        normalize: bool = True,
+        aggregate: str = "mean",
+    ) -> None:
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide embed_dim={embed_dim}")
+        if aggregate not in ("mean", "sum"):
+            raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.tanh_clip = tanh_clip
+        self.normalize = normalize
+        self.aggregate = aggregate
+        self.log_scale = nn.Parameter(torch.zeros(())) if normalize else None
         self.attn_query = nn.Linear(embed_dim, embed_dim)
         # Attention key, attention value and pointer key of each server, in one matrix product.
         self.server_proj = nn.Linear(embed_dim, 3 * embed_dim)
@@ -55,6 +79,8 @@ class CrossAttentionPointer(nn.Module):
 
     def reset_parameters(self) -> None:
         reset_module(self)
+        if self.log_scale is not None:
+            nn.init.zeros_(self.log_scale)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -67,7 +93,10 @@ class CrossAttentionPointer(nn.Module):
         q = self._split_heads(self.attn_query(query).unsqueeze(1))  # [B, H, 1, D/H]
         k, v = self._split_heads(keys), self._split_heads(values)  # [B, H, N, D/H]
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
-        return self.attn_out(out.reshape(query.shape[0], self.embed_dim))
+        out = out.reshape(query.shape[0], self.embed_dim)
+        if self.aggregate == "sum":
+            out = out * mask.sum(dim=-1, keepdim=True).to(out.dtype)
+        return self.attn_out(out)
 
     def forward(
         self, query: torch.Tensor, servers: torch.Tensor, mask: torch.Tensor
@@ -87,7 +116,13 @@ class CrossAttentionPointer(nn.Module):
         keys, values, pointer_keys = self.server_proj(servers).chunk(3, dim=-1)  # 3 x [B, N, D]
         z = self._attend(query, keys, values, allowed)
         q = self.pointer_query(torch.cat([query, z], dim=-1))  # [B, D]
-        scores = torch.einsum("bd,bnd->bn", q, pointer_keys) / math.sqrt(self.embed_dim)
+        if self.normalize:
+            cos = torch.einsum("bd,bnd->bn", F.normalize(q, dim=-1), F.normalize(pointer_keys, dim=-1))
+            weights = allowed.to(cos.dtype)
+            centre = (cos * weights).sum(-1, keepdim=True) / weights.sum(-1, keepdim=True)
+            scores = self.log_scale.exp() * (cos - centre)
+        else:
+            scores = torch.einsum("bd,bnd->bn", q, pointer_keys) / math.sqrt(self.embed_dim)
         if self.tanh_clip > 0:
             scores = self.tanh_clip * torch.tanh(scores)
         logits = scores.masked_fill(~allowed, float("-inf"))
@@ -96,5 +131,6 @@ class CrossAttentionPointer(nn.Module):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, tanh_clip={self.tanh_clip})"
+            f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
+            f"tanh_clip={self.tanh_clip}, normalize={self.normalize}, aggregate={self.aggregate!r})"
         )
