@@ -46,6 +46,15 @@ def test_gae_with_a_discount_per_step_in_time() -> None:
     assert float(time_discounts(torch.tensor([-1.0]), horizon)) == 1.0
 
 
+def test_gae_bootstraps_a_truncated_episode_with_its_next_value() -> None:
+    """Step 0 is truncated (done, bootstrap 5): delta_0 = 1 + 0.9 * 5 - 0.5; nothing flows from step 1."""
+    rewards, values = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.5], [1.0]])
+    dones = torch.tensor([[True], [False]])
+    bootstrap = torch.tensor([[5.0], [0.0]])
+    adv, _ = gae(rewards, values, dones, torch.tensor([3.0]), 0.9, 0.8, bootstrap=bootstrap)
+    assert adv.flatten().tolist() == pytest.approx([1 + 0.9 * 5 - 0.5, 2 + 0.9 * 3 - 1.0])
+
+
 def test_clipped_surrogate_value_loss_and_diagnostics() -> None:
     new = torch.log(torch.tensor([0.5, 0.2]))
     old = torch.log(torch.tensor([0.4, 0.4]))  # ratios 1.25 and 0.5

@@ -84,3 +84,42 @@ def test_stack_observations_is_time_major() -> None:
     second, _, _ = env.step(EarliestFinishTime()(first))
     stacked = stack_observations([first, second])
     assert torch.equal(stacked.mask[:2], first.mask) and torch.equal(stacked.mask[2:], second.mask)
+
+
+def test_warmup_prefix_is_the_heuristics_and_episodes_truncate_after_k_decisions_per_server() -> None:
+    """EFT places the first quarter of the tasks (learn False); the policy then decides 2 x N
+    tasks (the first episode: a staggered share of them), and the episode is truncated there
+    with the critic's value of the next state."""
+    torch.manual_seed(0)
+    one = pool(n=1, workflows=6)
+    tasks, servers = int(one.task_valid.sum()), int(one.server_valid.sum())
+    warm, policy_steps = tasks // 4, 2 * servers
+    assert warm >= 2 and warm + policy_steps < tasks  # a truncation, not an end
+    policy = build_policy(6, 4).eval()
+    collector = RolloutCollector(one, num_envs=1, num_steps=2 * (warm + policy_steps) + 2, seed=0, warmup="eft",
+                                 warmup_fraction=0.25, decisions_per_server=2)  # fmt: skip
+    rollout = collector.collect(policy)
+    learn, dones = rollout.learn[:, 0], rollout.dones[:, 0]
+    first, second = dones.nonzero().flatten().tolist()[:2]
+    assert warm <= first < warm + policy_steps  # the first episode's truncation is staggered
+    assert not learn[:warm].any() and learn[warm : first + 1].all()
+    # after the restart: warm-up again, then exactly 2 x N policy decisions
+    restart = first + 1
+    assert not learn[restart : restart + warm].any()
+    assert learn[restart + warm : restart + warm + policy_steps].all()
+    assert second == restart + warm + policy_steps - 1
+    # the warm-up actions are EFT's on the same workload; the bootstrap is the next state's value
+    env, eft = SchedulingEnv(one), EarliestFinishTime()
+    obs = env.observe()
+    for t in range(first + 1):
+        if t < warm:
+            assert int(rollout.actions[t, 0]) == int(eft(obs)[0]), t
+        obs, _, _ = env.step(rollout.actions[t, :1])
+    with torch.no_grad():
+        expected = policy(obs).value[0]
+    assert float(rollout.bootstrap[first, 0]) == pytest.approx(float(expected), rel=1e-5, abs=1e-6)
+    others = torch.ones(rollout.num_steps, dtype=torch.bool)
+    others[[first, second]] = False
+    assert (rollout.bootstrap[others, 0] == 0).all()
+    # episodes that are only truncated have no ART to report
+    assert rollout.episode_returns.numel() == 2 and rollout.episode_art.numel() == 0

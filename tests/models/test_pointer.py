@@ -37,7 +37,7 @@ def test_permutation_equivariance() -> None:
 
 def test_masking_and_clipping_of_the_unnormalised_pointer() -> None:
     torch.manual_seed(0)
-    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=2.0, normalize=False)
+    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=2.0, normalize="none")
     query, servers, mask = _inputs(4, 20)
     logits, _ = dec(query * 50, servers * 50, mask)
     assert torch.isneginf(logits[~mask]).all()
@@ -48,7 +48,7 @@ def test_masking_and_clipping_of_the_unnormalised_pointer() -> None:
 def test_normalised_scores_are_centred_cosines_whatever_the_input_scale() -> None:
     """u_n = s (cos(q, k_n) - mean over allowed of cos): bounded by 2 s, centred, scale-free."""
     torch.manual_seed(0)
-    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0)  # no clip: the scores themselves
+    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0, normalize="cosine")  # no clip: the scores
     with torch.no_grad():
         dec.log_scale.fill_(0.5)
     query, servers, mask = _inputs(4, 20)
@@ -65,12 +65,35 @@ def test_normalised_scores_are_centred_cosines_whatever_the_input_scale() -> Non
     expected = torch.e**0.5 * (cos[allowed] - cos[allowed].mean())
     torch.testing.assert_close(logits[0, allowed], expected, rtol=1e-5, atol=1e-6)
     # The GCN failure mode: the encoder's output (the task query) growing 50x moves nothing.
-    big = CrossAttentionPointer(16, num_heads=4, tanh_clip=10.0)
+    big = CrossAttentionPointer(16, num_heads=4, tanh_clip=10.0, normalize="cosine")
     big.load_state_dict(dec.state_dict())
     small_logits, _ = big(query, servers, mask)
     large_logits, _ = big(query * 50, servers, mask)
     assert (large_logits[mask].abs() < 10 * torch.tanh(torch.tensor(2 * torch.e**0.5))).all()
     assert torch.isfinite(small_logits[mask]).all() and torch.isfinite(large_logits[mask]).all()
+
+
+def test_centred_scores_are_the_dot_products_minus_their_mean_over_allowed_servers() -> None:
+    """The default: u_n = q.k_n / sqrt(D) - mean over allowed; a shift common to all servers is gone."""
+    torch.manual_seed(0)
+    dec = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0)
+    raw = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0, normalize="none")
+    raw.load_state_dict(dec.state_dict())
+    query, servers, mask = _inputs(4, 20)
+    logits, _ = dec(query, servers, mask)
+    raw_logits, _ = raw(query, servers, mask)
+    for row in range(4):
+        allowed = mask[row]
+        expected = raw_logits[row, allowed] - raw_logits[row, allowed].mean()
+        torch.testing.assert_close(logits[row, allowed], expected, rtol=1e-5, atol=1e-6)
+    # a bias in the pointer query's projection that adds the same to every server's score: no effect
+    shifted = CrossAttentionPointer(16, num_heads=4, tanh_clip=0.0)
+    shifted.load_state_dict(dec.state_dict())
+    with torch.no_grad():
+        shifted.server_proj.bias[32:] += 3.0  # every pointer key + 3: score + 3 * sum(q) / 4, the same for all n
+    torch.testing.assert_close(shifted(query, servers, mask)[0], logits, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="normalize"):
+        CrossAttentionPointer(16, normalize="layer")
 
 
 def test_sum_aggregate_scales_the_attention_output_with_the_allowed_count() -> None:

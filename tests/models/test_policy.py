@@ -124,7 +124,7 @@ def test_sampling_follows_the_policy_distribution(make_obs, make_policy) -> None
     """Gumbel-max sampling draws each server with its softmax probability."""
     policy = make_policy("mlp")
     with torch.no_grad():
-        policy.decoder.log_scale.fill_(1.5)  # a far-from-uniform distribution
+        policy.decoder.server_proj.weight.mul_(30.0)  # a far-from-uniform distribution
     obs = make_obs(1, 4, 3, 6, feasible_prob=0.8)
     repeated = obs.index(torch.zeros(20000, dtype=torch.long))
     with torch.no_grad():

@@ -37,6 +37,8 @@ def test_fit_writes_an_mlflow_run_with_metrics_config_tags_and_checkpoints(train
     metrics = run.data.metrics
     expected = {"train/approx_kl", "train/clipfrac", "train/explained_variance", "train/entropy", "train/srr_kl",
                 "train/srr_decorrelation", "val/N16/art", "val/N16/p95", "val/N16/z_std", "val/N16/eft_art",
+                "val/N16/art_sampled", "train/ent_coef", "train/value_sigma", "train/grad_norm_actor",
+                "train/grad_norm_critic",
                 "final/N16/scale_art", "final/N16/eft_art", "final/N16/scale_p95", "final/N16/scale_p99",
                 "final/N16/scale_slowdown", "final/N16/scale_utilisation"}  # fmt: skip
     assert expected <= set(metrics), sorted(expected - set(metrics))
@@ -45,6 +47,9 @@ def test_fit_writes_an_mlflow_run_with_metrics_config_tags_and_checkpoints(train
     assert patterns and all(metrics[k] > 0 for k in patterns)
     history = client.get_metric_history(run.info.run_id, "train/approx_kl")
     assert len(history) == ROLLOUTS_PER_EPOCH  # one PPO update per rollout, logged every step
+    # the entropy bonus decays linearly from ent_coef (0.01) to 0 over the run's rollouts
+    ent = [m.value for m in sorted(client.get_metric_history(run.info.run_id, "train/ent_coef"), key=lambda m: m.step)]
+    assert ent == pytest.approx([0.01 * (1 - i / ROLLOUTS_PER_EPOCH) for i in range(ROLLOUTS_PER_EPOCH)])
 
     params = run.data.params
     assert (params["model.lr"], params["data.num_envs"], params["trainer.max_epochs"]) == ("0.0005", "4", "1")

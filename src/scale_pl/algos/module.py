@@ -133,21 +133,28 @@ class SCALEModule(L.LightningModule):
         hp = self.hparams
         discount = hp.gamma if hp.discount_horizon is None else time_discounts(rollout.dts, hp.discount_horizon)
         advantages, returns = gae(
-            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, discount, hp.gae_lambda
-        )
+            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, discount, hp.gae_lambda,
+            bootstrap=rollout.bootstrap,
+        )  # fmt: skip
+        learn = rollout.learn.flatten()  # the heuristic warm-up steps stay out of every loss
         self._ent_coef = self.entropy_coefficient(batch_idx + self.current_epoch * self._rollouts_per_epoch())
-        self.policy.critic.update_statistics(returns)
         flat = {
-            "actions": rollout.actions.flatten(),
-            "log_probs": rollout.log_probs.flatten(),
-            "values": rollout.values.flatten(),
-            "advantages": advantages.flatten(),
-            "returns": returns.flatten(),
+            "rows": learn.nonzero().flatten(),
+            "actions": rollout.actions.flatten()[learn],
+            "log_probs": rollout.log_probs.flatten()[learn],
+            "values": rollout.values.flatten()[learn],
+            "advantages": advantages.flatten()[learn],
+            "returns": returns.flatten()[learn],
         }
+        if flat["actions"].numel() == 0:  # a rollout of warm-up steps only: nothing to learn from
+            self.lr_schedulers().step()
+            return
+        self.policy.critic.update_statistics(flat["returns"])
         stats = self._update(rollout, flat)
         self.lr_schedulers().step()
         stats["explained_variance"] = explained_variance(flat["values"], flat["returns"])
-        stats["reward"] = rollout.rewards.mean()
+        stats["reward"] = rollout.rewards[rollout.learn].mean()
+        stats["learn_fraction"] = rollout.learn.float().mean()
         stats["update_s"] = torch.tensor(time.perf_counter() - t0)
         stats["rollout_s"] = torch.tensor(rollout.seconds)
         stats["lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
@@ -157,6 +164,7 @@ class SCALEModule(L.LightningModule):
         self.log_dict({f"train/{k}": v.float() for k, v in stats.items()}, on_step=True, on_epoch=False)
         if rollout.episode_returns.numel():
             self.log("train/episode_return", rollout.episode_returns.mean(), prog_bar=True, on_step=True)
+        if rollout.episode_art.numel():  # truncated episodes have no ART
             self.log("train/episode_art", rollout.episode_art.mean(), on_step=True)
 
     def _update(self, rollout: Rollout, flat: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -196,7 +204,7 @@ class SCALEModule(L.LightningModule):
 
     def _minibatch_losses(self, rollout: Rollout, flat: dict[str, torch.Tensor], idx: torch.Tensor) -> dict:
         hp = self.hparams
-        log_prob, entropy, value, z = self.policy.evaluate(rollout.obs.index(idx), flat["actions"][idx])
+        log_prob, entropy, value, z = self.policy.evaluate(rollout.obs.index(flat["rows"][idx]), flat["actions"][idx])
         adv = flat["advantages"][idx]
         if adv.numel() > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)

@@ -12,6 +12,7 @@ def gae(
     last_value: torch.Tensor,
     gamma: float | torch.Tensor,
     lam: float,
+    bootstrap: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over a truncated rollout.
 
@@ -21,6 +22,9 @@ def gae(
 
     ``gamma`` is one discount per decision (a float) or ``[T, B]``, the discount between
     decision ``t`` and the next (``exp(-dt / horizon)`` for a discount in time).
+    ``bootstrap`` ``[T, B]`` (optional): the value of the state after step ``t`` where the
+    episode was truncated there (``dones[t]`` True, but not an end): delta_t gains
+    ``gamma_t * bootstrap_t``.
 
     Shapes: rewards, values, dones ``[T, B]``, last_value ``[B]`` -> advantages, returns ``[T, B]``.
     """
@@ -33,6 +37,8 @@ def gae(
     for t in reversed(range(steps)):
         not_done = 1.0 - dones[t].float()
         delta = rewards[t] + gamma[t] * next_value * not_done - values[t]
+        if bootstrap is not None:
+            delta = delta + gamma[t] * bootstrap[t]
         next_advantage = delta + gamma[t] * lam * not_done * next_advantage
         advantages[t] = next_advantage
         next_value = values[t]

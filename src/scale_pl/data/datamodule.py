@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from scale_pl.baselines import make_heuristic
 from scale_pl.data.rollout import Rollout, RolloutCollector
 from scale_pl.errors import ScaleError
 from scale_pl.evaluation.across_n import workload_batch
@@ -63,9 +64,13 @@ class RolloutDataModule(L.LightningDataModule):
         workflows_per_episode: workflows in each training workload; None (the default) =
             ``train_workflows_per_server x N``, the shape of the validation and test workloads.
         train_workflows_per_server: workflows per server of a training workload (when
-            ``workflows_per_episode`` is None). Episodes run to their end across rollouts
-            (truncated and bootstrapped), so training decisions see the same ramp-up, steady
-            state and drain as the evaluated episodes.
+            ``workflows_per_episode`` is None): the load of the test workloads.
+        warmup: heuristic that places the first ``warmup_fraction`` of each training workload's
+            tasks, so that the policy starts in the steady state (None = no warm-up).
+        warmup_fraction: share of a training workload's tasks placed by ``warmup``.
+        decisions_per_server: the policy's decisions per training episode, per server, after which
+            the episode is truncated and bootstrapped (None = every episode runs to its end). The
+            same share of an episode at every N: decisions come N times as often.
         pool_size: training workloads generated at setup; finished episodes restart on a random one.
         val_sizes: cluster sizes N validated (zero-shot beyond the training N).
         val_seeds: validation workloads per N.
@@ -90,6 +95,9 @@ class RolloutDataModule(L.LightningDataModule):
         rollouts_per_epoch: int = 10,
         workflows_per_episode: int | None = None,
         train_workflows_per_server: int = 4,
+        warmup: str | None = "eft",
+        warmup_fraction: float = 0.25,
+        decisions_per_server: int | None = 16,
         pool_size: int = 512,
         val_sizes: list[int] | None = None,
         val_seeds: int = 8,
@@ -119,6 +127,13 @@ class RolloutDataModule(L.LightningDataModule):
         for name, value in counts.items():
             if value < 1:
                 raise ScaleError(f"data.{name} must be >= 1, got {value}")
+        if warmup is not None:
+            make_heuristic(warmup)  # a clear error for an unknown name, before any work
+        if not 0 <= warmup_fraction < 1:
+            raise ScaleError(f"data.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        if decisions_per_server is not None and decisions_per_server < 1:
+            raise ScaleError(f"data.decisions_per_server must be >= 1 (or null), got {decisions_per_server}")
+        self.warmup, self.warmup_fraction, self.decisions_per_server = warmup, warmup_fraction, decisions_per_server
         if rho is not None and not rho > 0:
             raise ScaleError(f"data.rho must be > 0, got {rho}")
         if reward_scale <= 0 or time_scale <= 0:
@@ -179,7 +194,11 @@ class RolloutDataModule(L.LightningDataModule):
                 cluster = self.spec.make(n, self.generator.catalogue)
                 pairs.append((generators[n].generate(cluster, seed * 100_003 + i), cluster))
             pool = WorkloadBatch.from_pairs(pairs)
-            self.collector = RolloutCollector(pool, self.num_envs, self.rollout_steps, seed, **self.env_kwargs)
+            self.collector = RolloutCollector(
+                pool, self.num_envs, self.rollout_steps, seed, warmup=self.warmup,
+                warmup_fraction=self.warmup_fraction, decisions_per_server=self.decisions_per_server,
+                **self.env_kwargs,
+            )  # fmt: skip
         if stage in ("fit", "validate") and not self.val_batches:
             self.val_batches = self.evaluation_batches(VAL_SEED_BASE)
         if stage == "test" and not self.test_batches:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from scale_pl.baselines import make_heuristic
 from scale_pl.sim.batch import WorkloadBatch
 from scale_pl.sim.env import SchedulingEnv
 from scale_pl.sim.observation import Observation
@@ -32,6 +33,11 @@ class Rollout:
             that ended with step ``t`` (its environment restarted on a new workload).
         dts: ``[T, B]`` seconds from decision ``t`` to the environment's next decision (0 where
             the episode ended), for a discount in time.
+        learn: ``[T, B]`` bool, the policy's own decisions (False for the heuristic warm-up
+            prefix, which the losses leave out).
+        bootstrap: ``[T, B]`` critic value of the state after step ``t`` where the episode was
+            truncated there (0 elsewhere): a truncated episode is not over, so GAE adds
+            ``gamma_t * bootstrap_t`` to its last reward.
         last_value: ``[B]`` critic value of the state after the last step (bootstrap).
         episode_returns, episode_art: ``[E]`` of the episodes that ended during the rollout.
         seconds: wall time of the collection.
@@ -44,6 +50,8 @@ class Rollout:
     rewards: torch.Tensor
     dones: torch.Tensor
     dts: torch.Tensor
+    learn: torch.Tensor
+    bootstrap: torch.Tensor
     last_value: torch.Tensor
     episode_returns: torch.Tensor
     episode_art: torch.Tensor
@@ -64,27 +72,73 @@ class RolloutCollector:
     An environment whose episode ends restarts at once on a workload drawn from ``pool``
     (rollouts are truncated and bootstrapped with the critic, so episodes may span rollouts).
 
+    Steady-state episodes (``warmup`` and ``decisions_per_server``): the first
+    ``warmup_fraction`` of a workload's tasks are placed by the ``warmup`` heuristic (rank-free
+    EFT by default), so that the policy's first decision meets a cluster already at the
+    workload's load; the policy then decides ``decisions_per_server x N`` tasks, after which
+    the episode is truncated (bootstrapped with the critic, not treated as an end) and the
+    environment restarts. Warm-up steps are stored with ``learn`` False and left out of the
+    losses. ``decisions_per_server=None`` runs every episode to its end.
+
     Args:
         pool: the training workloads, packed with common padding.
         num_envs: environments stepped together.
         num_steps: steps per rollout.
         seed: draws of pool entries and of actions.
+        warmup: heuristic that places the warm-up prefix (None = no warm-up).
+        warmup_fraction: share of a workload's tasks placed by ``warmup``.
+        decisions_per_server: the policy's decisions per episode, per server (None = to the end).
         env_kwargs: passed to :class:`SchedulingEnv` (reward_scale, time_scale, ...).
     """
 
-    def __init__(self, pool: WorkloadBatch, num_envs: int, num_steps: int, seed: int, **env_kwargs) -> None:
+    def __init__(
+        self,
+        pool: WorkloadBatch,
+        num_envs: int,
+        num_steps: int,
+        seed: int,
+        warmup: str | None = None,
+        warmup_fraction: float = 0.25,
+        decisions_per_server: int | None = None,
+        **env_kwargs,
+    ) -> None:
+        if not 0 <= warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        if decisions_per_server is not None and decisions_per_server < 1:
+            raise ValueError(f"decisions_per_server must be >= 1, got {decisions_per_server}")
         self.pool, self.num_envs, self.num_steps = pool, num_envs, num_steps
         self.generator = torch.Generator().manual_seed(seed)
+        self.warmup = make_heuristic(warmup) if warmup is not None else None
+        self.warmup_fraction = warmup_fraction if warmup is not None else 0.0
+        self.decisions_per_server = decisions_per_server
         self.env_kwargs = env_kwargs
         self.env: SchedulingEnv | None = None
         self.ret: torch.Tensor | None = None
+        self.learn_from: torch.Tensor | None = None  # [B] decision count at which the policy takes over
+        self.stop_at: torch.Tensor | None = None  # [B] decision count at which the episode is truncated
 
     def _draw(self, k: int) -> torch.Tensor:
         return torch.randint(self.pool.arrival.shape[0], (k,), generator=self.generator)
 
+    def _episode_bounds(self, batch: WorkloadBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        tasks = batch.task_valid.sum(-1)
+        learn_from = (tasks.double() * self.warmup_fraction).floor().long()
+        if self.decisions_per_server is None:
+            return learn_from, torch.full_like(tasks, torch.iinfo(torch.long).max)
+        return learn_from, learn_from + self.decisions_per_server * batch.server_valid.sum(-1)
+
     def _start(self, device: torch.device) -> None:
         self.pool = self.pool.to(device)
-        self.env = SchedulingEnv(self.pool.select(self._draw(self.num_envs)), **self.env_kwargs)
+        batch = self.pool.select(self._draw(self.num_envs).to(device))
+        self.env = SchedulingEnv(batch, **self.env_kwargs)
+        self.learn_from, self.stop_at = self._episode_bounds(batch)
+        if self.decisions_per_server is not None:
+            # Stagger the first truncations over the policy's share of an episode: environments
+            # that all restarted together would warm up together, leaving rollouts with almost
+            # nothing to learn from followed by rollouts of nothing else.
+            span = (self.stop_at - self.learn_from).double()
+            u = torch.rand(self.num_envs, generator=self.generator, dtype=torch.float64).to(device)
+            self.stop_at = self.learn_from + 1 + (u * span).long().clamp(max=span.long() - 1)
         self.ret = torch.zeros(self.num_envs, dtype=torch.float64, device=device)
 
     @torch.no_grad()
@@ -98,29 +152,43 @@ class RolloutCollector:
         obs = env.observe()
         was_training = policy.training
         policy.eval()
-        observations, actions, log_probs, values, rewards, dones, dts = [], [], [], [], [], [], []
-        ended_returns, ended_art = [], []
+        steps: dict[str, list[torch.Tensor]] = {k: [] for k in ("action", "log_prob", "value", "reward", "done",
+                                                                 "dt", "learn", "bootstrap")}  # fmt: skip
+        observations, ended_returns, ended_art = [], [], []
         sample_gen = torch.Generator(device=device).manual_seed(
             int(torch.randint(2**62, (1,), generator=self.generator))
         )
         for _ in range(self.num_steps):
             action, log_prob, value, _ = policy.act(obs, generator=sample_gen)
+            learn = env.num_decisions >= self.learn_from
+            if self.warmup is not None and not bool(learn.all()):
+                action = torch.where(learn, action, self.warmup(obs))
             observations.append(obs)
             before = env.clock.clone()
             next_obs, reward, done = env.step(action)
-            dts.append(torch.where(done, 0.0, env.clock - before).float())
-            self.ret += reward
-            actions.append(action)
-            log_probs.append(log_prob)
-            values.append(value)
-            rewards.append(reward.float())
-            dones.append(done.clone())
-            if bool(done.any()):
-                idx = done.nonzero().flatten()
+            truncated = ~done & (env.num_decisions >= self.stop_at)
+            bootstrap = torch.zeros_like(value)
+            if bool(truncated.any()):
+                bootstrap = torch.where(truncated, policy(next_obs).value, 0.0)
+            self.ret += torch.where(learn, reward, 0.0)
+            steps["action"].append(action)
+            steps["log_prob"].append(log_prob)
+            steps["value"].append(value)
+            steps["reward"].append(reward.float())
+            steps["done"].append(done | truncated)
+            steps["dt"].append(torch.where(done, 0.0, env.clock - before).float())
+            steps["learn"].append(learn)
+            steps["bootstrap"].append(bootstrap)
+            ended = done | truncated
+            if bool(ended.any()):
+                idx = ended.nonzero().flatten()
                 ended_returns.append(self.ret[idx].float())
-                ended_art.append(env.metrics()["art"][idx].float())
+                finished = done.nonzero().flatten()  # the ART of a truncated episode is not defined
+                ended_art.append(env.metrics()["art"][finished].float())
                 self.ret[idx] = 0.0
-                env.reset_envs(idx, self.pool.select(self._draw(idx.numel()).to(device)))
+                batch = self.pool.select(self._draw(idx.numel()).to(device))
+                env.reset_envs(idx, batch)
+                self.learn_from[idx], self.stop_at[idx] = self._episode_bounds(batch)
                 next_obs = env.observe()
             obs = next_obs
         last_value = policy(obs).value
@@ -128,12 +196,14 @@ class RolloutCollector:
         empty = torch.zeros(0, device=device)
         return Rollout(
             obs=stack_observations(observations),
-            actions=torch.stack(actions),
-            log_probs=torch.stack(log_probs),
-            values=torch.stack(values),
-            rewards=torch.stack(rewards),
-            dones=torch.stack(dones),
-            dts=torch.stack(dts),
+            actions=torch.stack(steps["action"]),
+            log_probs=torch.stack(steps["log_prob"]),
+            values=torch.stack(steps["value"]),
+            rewards=torch.stack(steps["reward"]),
+            dones=torch.stack(steps["done"]),
+            dts=torch.stack(steps["dt"]),
+            learn=torch.stack(steps["learn"]),
+            bootstrap=torch.stack(steps["bootstrap"]),
             last_value=last_value,
             episode_returns=torch.cat(ended_returns) if ended_returns else empty,
             episode_art=torch.cat(ended_art) if ended_art else empty,

@@ -190,7 +190,7 @@ def build_policy(
     num_heads: int = 4,
     tanh_clip: float = 10.0,
     dropout: float = 0.0,
-    normalize: bool = True,
+    normalize: str = "centre",
     aggregate: str = "mean",
 ) -> SCALEPolicy:
     """A :class:`SCALEPolicy` with consistent dimensions for ``K`` task types and ``C`` server classes.

@@ -10,6 +10,8 @@ from torch import nn
 
 from scale_pl.models.layers import reset_module
 
+POINTER_NORMS = ("centre", "cosine", "none")
+
 
 class CrossAttentionPointer(nn.Module):
     """Multi-head cross-attention from the task to the servers, then a pointer over the servers.
@@ -21,12 +23,18 @@ class CrossAttentionPointer(nn.Module):
     2. Pointer: a query projected from ``[task embedding, z]`` is scored against a projected key
        of each server, clipped as ``tanh_clip * tanh(u_n)`` and set to ``-inf`` at infeasible
        servers. Feeding ``z`` into the pointer makes the policy's decision depend on the feature
-       SRR shapes. With ``normalize`` (the default) the score is
-       ``u_n = s * (cos(q, k_n) - mean_m cos(q, k_m))``, the mean over the allowed servers and
-       ``s = exp(log_scale)`` learned: the softmax cannot see a shift common to every server, so
-       nothing would pull such a drift back, and a growing query would saturate the tanh (flat
-       softmax, no gradient). Normalised and centred, ``|u_n| <= 2 s`` whatever the encoder
-       does. Without it, ``u_n = q . k_n / sqrt(D)`` (the original pointer).
+       SRR shapes. The raw score is ``d_n = q . k_n / sqrt(D)``; ``normalize`` chooses
+       ``u_n``:
+
+       - ``"centre"`` (the default): ``u_n = d_n - mean_m d_m`` over the allowed servers. The
+         softmax cannot see a shift common to every server, so nothing pulls such a drift back;
+         left alone it carries every score into the same end of the tanh (a flat softmax with
+         no gradient: how the GCN encoder failed to learn). Centred, the tanh only saturates
+         where servers truly differ.
+       - ``"cosine"``: ``u_n = s * (cos(q, k_n) - mean_m cos(q, k_m))`` with ``s = exp(log_scale)``
+         learned: bounded by ``2 s`` whatever the encoder does, but it learned far slower in
+         our runs (docs/decisions.md).
+       - ``"none"``: ``u_n = d_n``, the original pointer.
 
     ``aggregate="sum"`` multiplies the attention output by the number of allowed servers (a sum
     over servers instead of a mean), so that ``z`` grows with ``N``: the regime in which a
@@ -44,7 +52,7 @@ class CrossAttentionPointer(nn.Module):
         embed_dim: ``D``, size of the task and server embeddings and of ``z``.
         num_heads: attention heads; must divide ``embed_dim``.
         tanh_clip: ``C`` in ``C * tanh(u)``; ``0`` or less disables the clipping.
-        normalize: cosine scores centred over the allowed servers, with a learned scale.
+        normalize: ``"centre"``, ``"cosine"`` or ``"none"`` (above).
         aggregate: ``"mean"`` (attention weights sum to 1) or ``"sum"`` (x the allowed count).
 
     Shapes:
@@ -57,12 +65,14 @@ class CrossAttentionPointer(nn.Module):
         embed_dim: int,
         num_heads: int = 4,
         tanh_clip: float = 10.0,
-        normalize: bool = True,
+        normalize: str = "centre",
         aggregate: str = "mean",
     ) -> None:
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(f"num_heads={num_heads} must divide embed_dim={embed_dim}")
+        if normalize not in POINTER_NORMS:
+            raise ValueError(f"normalize must be one of {', '.join(POINTER_NORMS)}, got {normalize!r}")
         if aggregate not in ("mean", "sum"):
             raise ValueError(f"aggregate must be 'mean' or 'sum', got {aggregate!r}")
         self.embed_dim = embed_dim
@@ -70,7 +80,7 @@ class CrossAttentionPointer(nn.Module):
         self.tanh_clip = tanh_clip
         self.normalize = normalize
         self.aggregate = aggregate
-        self.log_scale = nn.Parameter(torch.zeros(())) if normalize else None
+        self.log_scale = nn.Parameter(torch.zeros(())) if normalize == "cosine" else None
         self.attn_query = nn.Linear(embed_dim, embed_dim)
         # Attention key, attention value and pointer key of each server, in one matrix product.
         self.server_proj = nn.Linear(embed_dim, 3 * embed_dim)
@@ -116,13 +126,15 @@ class CrossAttentionPointer(nn.Module):
         keys, values, pointer_keys = self.server_proj(servers).chunk(3, dim=-1)  # 3 x [B, N, D]
         z = self._attend(query, keys, values, allowed)
         q = self.pointer_query(torch.cat([query, z], dim=-1))  # [B, D]
-        if self.normalize:
-            cos = torch.einsum("bd,bnd->bn", F.normalize(q, dim=-1), F.normalize(pointer_keys, dim=-1))
-            weights = allowed.to(cos.dtype)
-            centre = (cos * weights).sum(-1, keepdim=True) / weights.sum(-1, keepdim=True)
-            scores = self.log_scale.exp() * (cos - centre)
+        if self.normalize == "cosine":
+            scores = torch.einsum("bd,bnd->bn", F.normalize(q, dim=-1), F.normalize(pointer_keys, dim=-1))
         else:
             scores = torch.einsum("bd,bnd->bn", q, pointer_keys) / math.sqrt(self.embed_dim)
+        if self.normalize != "none":
+            weights = allowed.to(scores.dtype)
+            scores = scores - (scores * weights).sum(-1, keepdim=True) / weights.sum(-1, keepdim=True)
+        if self.log_scale is not None:
+            scores = self.log_scale.exp() * scores
         if self.tanh_clip > 0:
             scores = self.tanh_clip * torch.tanh(scores)
         logits = scores.masked_fill(~allowed, float("-inf"))
@@ -132,5 +144,5 @@ class CrossAttentionPointer(nn.Module):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
-            f"tanh_clip={self.tanh_clip}, normalize={self.normalize}, aggregate={self.aggregate!r})"
+            f"tanh_clip={self.tanh_clip}, normalize={self.normalize!r}, aggregate={self.aggregate!r})"
         )
