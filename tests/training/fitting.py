@@ -34,6 +34,7 @@ TINY = [
     "--data.workflows_per_episode", "3",
     "--data.val_sizes", "[16]",  # the checkpoint monitors val/N16/art
     "--data.val_seeds", "1",
+    "--trainer.check_val_every_n_epoch", "1",
     "--data.val_workflows_per_server", "1",
     "--model.reference_policies", "[eft]",
     "--model.update_epochs", "1",

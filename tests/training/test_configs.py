@@ -118,6 +118,18 @@ def test_workload_and_cluster_configs_load():
     assert len(workload.workflows) == 5
 
 
+def test_pattern_shift_configs_split_the_patterns_over_the_same_catalogue():
+    """patterns_seen (training) leaves out exactly the two patterns patterns_unseen (test) keeps."""
+    default = load_generator(CONF / "workload" / "default.yaml")
+    seen = load_generator(CONF / "workload" / "patterns_seen.yaml", num_workflows=40)
+    unseen = load_generator(CONF / "workload" / "patterns_unseen.yaml", num_workflows=40)
+    assert seen.catalogue.names == unseen.catalogue.names == default.catalogue.names  # same feature sizes
+    cluster = load_cluster_spec(CONF / "cluster" / "default.yaml").make(16, default.catalogue)
+    held_out = {"tree_of_thought", "map_reduce"}
+    assert {w.pattern for w in unseen.generate(cluster, 0).workflows} == held_out
+    assert not {w.pattern for w in seen.generate(cluster, 0).workflows} & held_out
+
+
 def test_wfformat_config_loads():
     mapping = load_mapping(CONF / "wfformat" / "default.yaml")
     catalogue = load_generator(CONF / "workload" / "default.yaml").catalogue
@@ -128,4 +140,5 @@ def test_wfformat_config_loads():
 def test_every_config_file_is_tested():
     tested = {*TRAINING, *(f"encoder/{n}" for n in ENCODER_CONFIGS)}
     tested |= {"workload/default.yaml", "cluster/default.yaml", "wfformat/default.yaml"}
+    tested |= {"workload/patterns_seen.yaml", "workload/patterns_unseen.yaml"}
     assert {str(p.relative_to(CONF)) for p in CONF.rglob("*.y*ml")} == tested
