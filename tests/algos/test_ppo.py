@@ -84,3 +84,18 @@ def test_explained_variance() -> None:
     assert explained_variance(target, target).item() == pytest.approx(1.0)
     assert explained_variance(torch.full_like(target, 2.5), target).item() == pytest.approx(0.0)
     assert math.isnan(explained_variance(target, torch.ones(4)).item())
+
+
+def test_imitation_phase_picks_the_teacher_for_the_first_rollouts_only() -> None:
+    from scale_pl.algos.module import SCALEModule
+    from scale_pl.baselines.heuristics import RankAwareEFT
+    from scale_pl.errors import ScaleError
+    from scale_pl.models import build_policy
+
+    module = SCALEModule(build_policy(6, 4), imitation_rollouts=3, imitation_teacher="rank_eft")
+    assert [isinstance(module.teacher(i), RankAwareEFT) for i in range(5)] == [True, True, True, False, False]
+    assert SCALEModule(build_policy(6, 4)).teacher(0) is None
+    with pytest.raises(ScaleError, match="imitation_rollouts"):
+        SCALEModule(build_policy(6, 4), imitation_rollouts=-1)
+    with pytest.raises(ScaleError, match="unknown policy"):
+        SCALEModule(build_policy(6, 4), imitation_rollouts=2, imitation_teacher="oracle")

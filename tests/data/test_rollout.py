@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scale_pl.baselines import EarliestFinishTime
+from scale_pl.baselines import EarliestFinishTime, make_heuristic
 from scale_pl.data.rollout import RolloutCollector, stack_observations
 from scale_pl.models.policy import build_policy
 from scale_pl.sim.batch import WorkloadBatch
@@ -123,3 +123,23 @@ def test_warmup_prefix_is_the_heuristics_and_episodes_truncate_after_k_decisions
     assert (rollout.bootstrap[others, 0] == 0).all()
     # episodes that are only truncated have no ART to report
     assert rollout.episode_returns.numel() == 2 and rollout.episode_art.numel() == 0
+
+
+def test_a_teacher_acts_on_the_policys_decisions_and_marks_the_rollout_as_imitation() -> None:
+    """Behaviour cloning: the teacher's actions are stored with the policy's log-probability of them."""
+    torch.manual_seed(0)
+    one = pool(n=1, workflows=4)
+    policy = build_policy(6, 4).eval()
+    collector = RolloutCollector(one, num_envs=2, num_steps=40, seed=0, warmup="eft", warmup_fraction=0.25)
+    rank_eft = make_heuristic("rank_eft")
+    rollout = collector.collect(policy, teacher=rank_eft)
+    assert rollout.imitation and rollout.learn.any() and not rollout.learn.all()
+    flat = rollout.obs
+    with torch.no_grad():
+        expected_actions = rank_eft(flat)
+        log_probs = torch.log_softmax(policy(flat).logits, -1)
+    learn = rollout.learn.flatten()
+    assert torch.equal(rollout.actions.flatten()[learn], expected_actions[learn])
+    stored = rollout.log_probs.flatten()[learn]
+    torch.testing.assert_close(stored, log_probs[learn].gather(-1, expected_actions[learn, None]).squeeze(-1))
+    assert not collector.collect(policy).imitation

@@ -59,6 +59,10 @@ class SCALEModule(L.LightningModule):
         max_grad_norm: gradient-norm clip, applied to the actor's and the critic's parameters separately.
         target_kl: stop the passes over a rollout once approx_kl exceeds this (None = never).
         reference_policies: heuristics run once on the validation workloads, for reference.
+        imitation_rollouts: a behaviour-cloning warm start: the first this many rollouts are
+            acted by ``imitation_teacher`` and train the policy on its choices (cross-entropy;
+            the critic learns the teacher's values), then PPO takes over (0 = PPO from the start).
+        imitation_teacher: the heuristic imitated (``rank_eft``, ``eft``, ...).
     """
 
     def __init__(
@@ -80,6 +84,8 @@ class SCALEModule(L.LightningModule):
         max_grad_norm: float = 0.5,
         target_kl: float | None = 0.03,
         reference_policies: list[str] | None = None,
+        imitation_rollouts: int = 0,
+        imitation_teacher: str = "rank_eft",
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -92,6 +98,9 @@ class SCALEModule(L.LightningModule):
             raise ScaleError("model.ent_coef and model.ent_coef_final must be >= 0")
         if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
             raise ScaleError("model: update_epochs, num_minibatches must be >= 1 and max_grad_norm > 0")
+        if imitation_rollouts < 0:
+            raise ScaleError(f"model.imitation_rollouts must be >= 0, got {imitation_rollouts}")
+        self._teacher = make_heuristic(imitation_teacher) if imitation_rollouts else None
         self.reference_policies = list(HEURISTICS if reference_policies is None else reference_policies)
         for name in self.reference_policies:
             make_heuristic(name)
@@ -117,6 +126,10 @@ class SCALEModule(L.LightningModule):
         hp = self.hparams
         fraction = min(rollout, self._total_rollouts()) / self._total_rollouts()
         return hp.ent_coef + (hp.ent_coef_final - hp.ent_coef) * fraction
+
+    def teacher(self, rollout: int):
+        """The heuristic that acts in rollout ``rollout`` (0-based over training), or None: the policy."""
+        return self._teacher if rollout < self.hparams.imitation_rollouts else None
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.hparams.lr, eps=1e-5)
@@ -188,7 +201,7 @@ class SCALEModule(L.LightningModule):
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v.detach()
                 count += 1
-            if hp.target_kl is not None and float(terms["approx_kl"]) > hp.target_kl:
+            if hp.target_kl is not None and not rollout.imitation and float(terms["approx_kl"]) > hp.target_kl:
                 break
         out = {k: v / count for k, v in sums.items()}
         out["minibatches"] = torch.tensor(float(count))
@@ -208,14 +221,20 @@ class SCALEModule(L.LightningModule):
         adv = flat["advantages"][idx]
         if adv.numel() > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        if rollout.imitation:  # behaviour cloning: the teacher's choices, no advantages
+            adv = torch.zeros_like(adv)
         norm = self.policy.critic.normalise  # the value loss in PopArt units
         terms = ppo_losses(log_prob, flat["log_probs"][idx], adv, norm(value), norm(flat["values"][idx]),
                            norm(flat["returns"][idx]), entropy, hp.clip, hp.value_clip)  # fmt: skip
         srr_total, components = self.srr(z)
         ent_coef = getattr(self, "_ent_coef", hp.ent_coef)
-        terms["loss"] = (
-            terms["policy_loss"] - ent_coef * terms["entropy"] + hp.vf_coef * terms["value_loss"] + srr_total
-        )
+        if rollout.imitation:
+            terms["imitation_loss"] = -log_prob.mean()
+            terms["loss"] = terms["imitation_loss"] + hp.vf_coef * terms["value_loss"] + srr_total
+        else:
+            terms["loss"] = (
+                terms["policy_loss"] - ent_coef * terms["entropy"] + hp.vf_coef * terms["value_loss"] + srr_total
+            )
         terms["srr"] = srr_total.detach()
         terms["srr_decorrelation"] = components["decorrelation"]
         terms["srr_kl"] = components["kl"]

@@ -34,8 +34,8 @@ class RolloutDataset(IterableDataset):
         return self.datamodule.rollouts_per_epoch
 
     def __iter__(self) -> Iterator[Rollout]:
-        for _ in range(len(self)):
-            yield self.datamodule.collect()
+        for i in range(len(self)):
+            yield self.datamodule.collect(i)
 
 
 class ValidationDataset(IterableDataset):
@@ -212,8 +212,12 @@ class RolloutDataModule(L.LightningDataModule):
             for n in self.val_sizes
         }  # fmt: skip
 
-    def collect(self) -> Rollout:
-        return self.collector.collect(self.trainer.lightning_module.policy)
+    def collect(self, index_in_epoch: int = 0) -> Rollout:
+        """The next rollout, acted by the module's teacher while it imitates (``SCALEModule.teacher``)."""
+        module = self.trainer.lightning_module
+        rollout = self.trainer.current_epoch * self.rollouts_per_epoch + index_in_epoch
+        teacher = module.teacher(rollout) if hasattr(module, "teacher") else None
+        return self.collector.collect(module.policy, teacher=teacher)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(RolloutDataset(self), batch_size=None, num_workers=0)

@@ -41,6 +41,7 @@ class Rollout:
         last_value: ``[B]`` critic value of the state after the last step (bootstrap).
         episode_returns, episode_art: ``[E]`` of the episodes that ended during the rollout.
         seconds: wall time of the collection.
+        imitation: the actions are a teacher heuristic's (behaviour cloning), not the policy's.
     """
 
     obs: Observation
@@ -56,6 +57,7 @@ class Rollout:
     episode_returns: torch.Tensor
     episode_art: torch.Tensor
     seconds: float = 0.0
+    imitation: bool = False
 
     @property
     def num_steps(self) -> int:
@@ -142,8 +144,12 @@ class RolloutCollector:
         self.ret = torch.zeros(self.num_envs, dtype=torch.float64, device=device)
 
     @torch.no_grad()
-    def collect(self, policy: torch.nn.Module) -> Rollout:
-        """``num_steps`` steps of every environment with ``policy`` sampling its actions."""
+    def collect(self, policy: torch.nn.Module, teacher=None) -> Rollout:
+        """``num_steps`` steps of every environment with ``policy`` sampling its actions.
+
+        With ``teacher`` (a heuristic policy), the teacher chooses the actions instead (stored
+        with the policy's log-probability of them) and the rollout is marked ``imitation``.
+        """
         t0 = time.perf_counter()
         device = next(policy.parameters()).device
         if self.env is None or self.env.busy.device != device:
@@ -161,6 +167,9 @@ class RolloutCollector:
         for _ in range(self.num_steps):
             action, log_prob, value, _ = policy.act(obs, generator=sample_gen)
             learn = env.num_decisions >= self.learn_from
+            if teacher is not None:
+                action = teacher(obs)
+                log_prob = torch.log_softmax(policy(obs).logits, -1).gather(-1, action[:, None]).squeeze(-1)
             if self.warmup is not None and not bool(learn.all()):
                 action = torch.where(learn, action, self.warmup(obs))
             observations.append(obs)
@@ -208,4 +217,5 @@ class RolloutCollector:
             episode_returns=torch.cat(ended_returns) if ended_returns else empty,
             episode_art=torch.cat(ended_art) if ended_art else empty,
             seconds=time.perf_counter() - t0,
+            imitation=teacher is not None,
         )
