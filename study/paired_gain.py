@@ -2,7 +2,7 @@
 
     python -m scale_pl evaluate --checkpoint 'scale=pretrained/scale_s*.ckpt' \
         'no_srr=pretrained/no_srr_s*.ckpt' --sizes 16 32 48 64 128 --json main.json
-    python study/paired_gain.py main.json
+    python study/paired_gain.py main.json [more.json ...]   # the rows of several files are pooled
 
 Seed i of SCALE and of SCALE without SRR share the initial weights and the training workloads, so
 the difference of their ART on the same test workloads is a paired comparison.
@@ -16,9 +16,11 @@ import sys
 from scale_pl.evaluation.stats import interval
 
 
-def main(path: str) -> None:
-    with open(path) as f:
-        rows = json.load(f)
+def main(paths: list[str]) -> None:
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            rows += json.load(f)
     art = {(r["method"], r["num_servers"]): r["art"] for r in rows}
     members = {g: sorted(r["method"] for r in rows if r["group"] == g and r["num_servers"] == rows[0]["num_servers"])
                for g in ("scale", "no_srr")}  # fmt: skip
@@ -35,4 +37,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

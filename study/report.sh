@@ -21,10 +21,14 @@ case "${1:-}" in
   export)
     "$PYTHON" study/export_checkpoints.py $MAIN --out pretrained
     "$PYTHON" study/export_checkpoints.py $OTHERS --out "$OUT/ckpt" ;;
-  main)
-    "$PYTHON" -m scale_pl evaluate --checkpoint 'scale=pretrained/scale_s*.ckpt' 'no_srr=pretrained/no_srr_s*.ckpt' \
-      --sizes $SIZES --seeds 16 --heuristics eft rank_eft least_loaded --json "$OUT/main.json" | tee "$OUT/main.md"
-    "$PYTHON" study/paired_gain.py "$OUT/main.json" | tee "$OUT/paired.md" ;;
+  main)  # the two methods in parallel (one core each), then the SRR gain paired by seed
+    "$PYTHON" -m scale_pl evaluate --checkpoint 'scale=pretrained/scale_s*.ckpt' --sizes $SIZES --seeds 16 \
+      --heuristics eft rank_eft least_loaded --json "$OUT/main_scale.json" > "$OUT/main_scale.md" &
+    scale_pid=$!
+    "$PYTHON" -m scale_pl evaluate --checkpoint 'no_srr=pretrained/no_srr_s*.ckpt' --sizes $SIZES --seeds 16 \
+      --heuristics eft --json "$OUT/main_no_srr.json" > "$OUT/main_no_srr.md"
+    wait "$scale_pid"
+    "$PYTHON" study/paired_gain.py "$OUT/main_scale.json" "$OUT/main_no_srr.json" | tee "$OUT/paired.md" ;;
   lookahead)
     "$PYTHON" -m scale_pl evaluate --sizes 16 --seeds 16 --heuristics eft lookahead:10 \
       --json "$OUT/lookahead.json" | tee "$OUT/lookahead.md" ;;
