@@ -39,13 +39,13 @@ case "${1:-}" in
       --json "$OUT/encoders.json" | tee "$OUT/encoders.md" ;;
   sum)
     "$PYTHON" -m scale_pl evaluate --checkpoint scale_sum=$OUT/ckpt/scale_sum_s0.ckpt \
-      no_srr_sum=$OUT/ckpt/no_srr_sum_s0.ckpt --sizes $SIZES --seeds 16 --heuristics eft \
+      no_srr_sum=$OUT/ckpt/no_srr_sum_s0.ckpt --sizes $SIZES --seeds 8 --heuristics eft \
       --json "$OUT/sum.json" | tee "$OUT/sum.md" ;;
   shifts)
-    "$PYTHON" study/shifts.py --checkpoint 'scale=pretrained/scale_s*.ckpt' --seeds 8 \
+    "$PYTHON" study/shifts.py --checkpoint 'scale=pretrained/scale_s*.ckpt' --seeds 4 \
       --settings load_0.5 load_0.85 wfinstances --out "$OUT/shifts.md" --json "$OUT/shifts.json"
     "$PYTHON" study/shifts.py --checkpoint 'scale=pretrained/scale_s*.ckpt' \
-      "scale_patterns=$OUT/ckpt/scale_patterns_s0.ckpt" --seeds 8 --settings patterns \
+      "scale_patterns=$OUT/ckpt/scale_patterns_s0.ckpt" --seeds 4 --settings patterns \
       --out "$OUT/shifts_patterns.md" --json "$OUT/shifts_patterns.json" ;;
   stability)
     "$PYTHON" study/stability.py $MAIN $OTHERS --out "$OUT/stability.md" ;;
