@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 
 from scale_pl.io.policy_loader import strip_checkpoint
-from scale_pl.tracking import EXPERIMENT, tracking_uri
+from scale_pl.tracking import EXPERIMENT, newest_finished_run_id, tracking_uri
 
 
 def main() -> None:
@@ -28,14 +28,9 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     for name in args.names:
-        runs = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-        )
-        if not runs:
+        run_id = newest_finished_run_id(client, experiment.experiment_id, name)
+        if run_id is None:
             raise SystemExit(f"error: no finished run named {name!r}")
-        run_id = runs[0].info.run_id
         strip_checkpoint(Path("checkpoints") / run_id / "best.ckpt", out / f"{name}.ckpt", mlflow_run_id=run_id)
         print(f"{name}: run {run_id} -> {out / f'{name}.ckpt'}")
 

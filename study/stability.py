@@ -15,7 +15,7 @@ import sys
 import mlflow
 
 from scale_pl.io.atomic import write_text_atomic
-from scale_pl.tracking import EXPERIMENT, tracking_uri
+from scale_pl.tracking import EXPERIMENT, newest_finished_run_id, tracking_uri
 
 
 def main() -> int:
@@ -34,15 +34,10 @@ def main() -> int:
         "|---|---|---:|---:|---:|---:|",
     ]
     for name in args.names:
-        runs = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-        )
-        if not runs:
+        run_id = newest_finished_run_id(client, experiment.experiment_id, name)
+        if run_id is None:
             print(f"error: no finished run named {name!r}", file=sys.stderr)
             return 2
-        run_id = runs[0].info.run_id
         values = [m.value for m in sorted(client.get_metric_history(run_id, args.metric), key=lambda m: m.step)]
         sampled = sorted(client.get_metric_history(run_id, args.metric + "_sampled"), key=lambda m: m.step)
         best, final = min(values), values[-1]

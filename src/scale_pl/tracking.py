@@ -31,3 +31,14 @@ def git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def newest_finished_run_id(client, experiment_id: str, name: str) -> str | None:
+    """The id of the newest FINISHED run named ``name`` in the experiment (None if there is none)."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.run_name = '{name}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
