@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/one_env.py [--sizes 16 96 256] [--policy pretrained/scale_s0.ckpt] [--busy]``
 
 Generates a workload of ``4 x N`` workflows at each N (seed 0, the default workload and cluster),
-then times :func:`scale_pl.sim.rollout.simulate` (the `schedule` command's loop: observation,
+then times :func:`scale_pl.sim.batched.rollout.simulate` (the `schedule` command's loop: observation,
 policy, step) with the checkpoint and with EFT. Start-up (loading the checkpoint, generating and
 packing the workload) is excluded. ``--busy`` keeps the other core busy with a second process
 (what a shared machine does to small-tensor loops). Target (docs/performance.md): 1,000 decisions/s
@@ -21,8 +21,8 @@ import time
 import torch
 
 from scale_pl.io.policy_loader import load_policy
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.rollout import simulate
+from scale_pl.sim.batched.rollout import simulate
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 
 def burn(stop: mp.Event) -> None:

@@ -26,7 +26,7 @@ import torch
 
 from scale_pl.models import ENCODERS, SCALEPolicy, build_policy
 from scale_pl.models.synthetic import random_observation
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.system.observation import Observation
 
 TARGET_BATCHED_PER_S = 50_000
 TARGET_LATENCY_MS_AT_1024 = 5.0

@@ -26,7 +26,7 @@ import numpy as np
 from scale_pl.client import PlacementClient
 from scale_pl.io.cluster_file import write_cluster
 from scale_pl.serve.replay import Replay
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = {"rank_eft": "rank_eft", "checkpoint": str(REPO / "pretrained" / "scale_s0.ckpt")}

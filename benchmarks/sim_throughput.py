@@ -23,10 +23,10 @@ import time
 import torch
 
 from scale_pl.baselines import EarliestFinishTime
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import INFORMATION_MODES, SchedulingEnv
-from scale_pl.sim.reference import ReferenceSimulator
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import INFORMATION_MODES, SchedulingEnv
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+from scale_pl.sim.reference.simulator import ReferenceSimulator
 
 
 def sync(device: str) -> None:

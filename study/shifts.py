@@ -38,7 +38,7 @@ DEFAULT_SETTINGS = ("load_0.5", "load_0.85", "patterns", "wfinstances")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from scale_pl.sim.env import INFORMATION_MODES
+    from scale_pl.sim.batched.env import INFORMATION_MODES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(

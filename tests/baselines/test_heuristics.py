@@ -7,7 +7,7 @@ import torch
 
 from scale_pl.baselines import EarliestFinishTime, LeastLoaded, RandomPolicy, RankAwareEFT, RoundRobin, make_heuristic
 from scale_pl.errors import ScaleError
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.system.observation import Observation
 
 INF = float("inf")
 

@@ -7,8 +7,8 @@ import torch
 
 from scale_pl.baselines import EarliestFinishTime, make_heuristic
 from scale_pl.baselines.lookahead import Lookahead
-from scale_pl.sim.rollout import run_episode
-from scale_pl.sim.what_if import believed_env
+from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.sim.batched.what_if import believed_env
 from tests.sim.builders import make_env, random_setup
 from tests.sim.test_belief import EXAMPLE, observe_last, single_tasks
 from tests.sim.test_env import tiny

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from scale_pl.__main__ import main
-from scale_pl.baselines.heuristics import make_heuristic
+from scale_pl.baselines import make_heuristic
 from scale_pl.io.cluster_file import load_cluster
 from scale_pl.io.workload_file import read_workload_file
-from scale_pl.sim.config import CONF_DIR, load_cluster_spec, load_generator
-from scale_pl.sim.rollout import simulate
+from scale_pl.sim.batched.rollout import simulate
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator
 from tests.io.validate_schedule import validate_schedule
 
 

@@ -18,7 +18,7 @@ from scale_pl.__main__ import main
 from scale_pl.io.cluster_file import write_cluster
 from scale_pl.io.workload_file import write_workload
 from scale_pl.io.workload_sources import load_catalogue, load_workload
-from scale_pl.sim.config import CONF_DIR, load_cluster_spec
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec
 from tests.io.validate_schedule import validate_schedule
 
 WFINSTANCES = Path(__file__).resolve().parents[1] / "data" / "wfinstances"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scale_pl.sim.config import CONF_DIR
+from scale_pl.sim.generators.config import CONF_DIR
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

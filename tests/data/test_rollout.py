@@ -8,9 +8,9 @@ import torch
 from scale_pl.baselines import EarliestFinishTime, make_heuristic
 from scale_pl.data.rollout import RolloutCollector, stack_observations
 from scale_pl.models.policy import build_policy
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 
 def pool(n: int = 4, workflows: int = 3) -> WorkloadBatch:

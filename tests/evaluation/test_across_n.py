@@ -17,12 +17,12 @@ from scale_pl.evaluation.across_n import (
     format_pattern_table,
     format_table,
     format_z_table,
-    workload_batch,
-    workloads,
 )
 from scale_pl.evaluation.metrics import ResponseTimeStats
 from scale_pl.evaluation.plots import plot_art_vs_n
 from scale_pl.evaluation.stats import interval
+from scale_pl.sim.batched.batch import workload_batch
+from scale_pl.sim.generators.generator import workloads
 
 
 def test_every_method_sees_the_same_workloads_and_ratios_are_to_eft() -> None:
@@ -65,7 +65,7 @@ def test_art_plot_is_written(tmp_path) -> None:
 
 def test_pattern_breakdown_pools_to_the_overall_art() -> None:
     """Every workload has the same number of workflows, so the count-weighted pattern means are the ART."""
-    from scale_pl.sim.config import load_cluster_spec, load_generator
+    from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
     generator, spec = load_generator(None, num_workflows=16), load_cluster_spec(None)
     pairs = workloads(generator, spec, 8, [3, 4])
@@ -104,9 +104,9 @@ def test_lookahead_horizon_is_parsed_and_checked() -> None:
 def test_z_statistics_of_a_learned_policy_are_reported_per_n() -> None:
     from scale_pl.losses.srr import feature_stats
     from scale_pl.models.policy import GreedyPolicy, build_policy
-    from scale_pl.sim.config import load_cluster_spec, load_generator
-    from scale_pl.sim.env import SchedulingEnv
-    from scale_pl.sim.rollout import run_episode
+    from scale_pl.sim.batched.env import SchedulingEnv
+    from scale_pl.sim.batched.rollout import run_episode
+    from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
     generator, spec = load_generator(None, num_workflows=8), load_cluster_spec(None)
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ from scale_pl.baselines import make_heuristic
 from scale_pl.evaluation import shifts
 from scale_pl.evaluation.across_n import Row
 from scale_pl.seeds import TEST_SEED_BASE
-from scale_pl.sim.config import CONF_DIR, load_cluster_spec, load_generator, read_yaml
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator, read_yaml
 
 ROOT = CONF_DIR.parent
 SCRIPT = ROOT / "study" / "shifts.py"

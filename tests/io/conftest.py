@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import yaml
 
 from scale_pl.errors import ScaleError
 from scale_pl.io.cluster_file import cluster_to_dict, load_cluster, write_cluster
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.config import CONF_DIR, load_cluster_spec
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec
+from scale_pl.sim.system.cluster import Cluster
 
 
 def _same(a: Cluster, b: Cluster) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from scale_pl.baselines.heuristics import HEURISTICS, EarliestFinishTime, RandomPolicy
+from scale_pl.baselines import HEURISTICS, EarliestFinishTime, RandomPolicy
 from scale_pl.errors import ScaleError
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.models.policy import GreedyPolicy
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -7,10 +7,10 @@ import copy
 import pytest
 import yaml
 
-from scale_pl.baselines.heuristics import make_heuristic
+from scale_pl.baselines import make_heuristic
 from scale_pl.io.cluster_file import write_cluster
 from scale_pl.io.workload_file import write_workload
-from scale_pl.sim.rollout import simulate
+from scale_pl.sim.batched.rollout import simulate
 from tests.io.validate_schedule import validate_schedule
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scale_pl.baselines.heuristics import HEURISTICS, make_heuristic
+from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
 from scale_pl.io.cluster_file import write_cluster
 from scale_pl.io.wfformat import WfFormatMapping, load_mapping, workflow_from_wfformat
 from scale_pl.io.workload_file import write_workload
 from scale_pl.io.workload_sources import load_catalogue, load_workload, wfformat_arrivals
-from scale_pl.sim.config import load_cluster_spec
-from scale_pl.sim.rollout import simulate
+from scale_pl.sim.batched.rollout import simulate
+from scale_pl.sim.generators.config import load_cluster_spec
 from tests.io.validate_schedule import validate_schedule
 
 WFINSTANCES = Path(__file__).resolve().parents[1] / "data" / "wfinstances"

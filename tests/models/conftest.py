@@ -14,7 +14,7 @@ import torch
 
 from scale_pl.models import ENCODERS, SCALEPolicy, build_policy
 from scale_pl.models.synthetic import random_observation
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.system.observation import Observation
 
 NUM_TYPES = 6
 NUM_CLASSES = 4

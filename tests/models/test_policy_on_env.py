@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from scale_pl.models import GreedyPolicy, build_policy
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
-from scale_pl.sim.rollout import run_episode
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, task_feature_dim
 
 
 def _env(sizes: tuple[int, ...]) -> SchedulingEnv:

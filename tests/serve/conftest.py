@@ -18,7 +18,7 @@ from scale_pl.io.cluster_file import write_cluster
 from scale_pl.io.workload_file import write_workload
 from scale_pl.serve.app import create_app
 from scale_pl.serve.server import BackgroundServer, build_service
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKPOINT = REPO / "pretrained" / "scale_s0.ckpt"

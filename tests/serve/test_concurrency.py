@@ -14,7 +14,7 @@ from scale_pl.client import PlacementClient
 from scale_pl.io.workload_file import workflow_to_dict
 from scale_pl.serve.app import create_app
 from scale_pl.serve.server import BackgroundServer, build_service
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 THREADS, PER_THREAD = 6, 6
 

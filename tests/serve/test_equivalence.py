@@ -15,7 +15,7 @@ from scale_pl.__main__ import main
 from scale_pl.io.cluster_file import load_cluster, write_cluster
 from scale_pl.io.workload_sources import load_catalogue, load_workload
 from scale_pl.serve.replay import Replay, public_spec
-from scale_pl.sim.config import load_cluster_spec
+from scale_pl.sim.generators.config import load_cluster_spec
 from tests.serve.conftest import CHECKPOINT, WFINSTANCES, same_schedule, served, start_serve, write_setup
 
 TRACES = ["blast-chameleon-small-001.json", "epigenomics-chameleon-hep-1seq-100k-001.json",

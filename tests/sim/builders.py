@@ -7,13 +7,13 @@ from functools import cache
 import numpy as np
 import torch
 
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.catalogue import Catalogue, Primitive
-from scale_pl.sim.cluster import Cluster, ClusterSpec, Network, ServerClass
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.generator import WorkloadGenerator
-from scale_pl.sim.patterns import PATTERNS
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.generators.generator import WorkloadGenerator
+from scale_pl.sim.generators.patterns import PATTERNS
+from scale_pl.sim.system.catalogue import Catalogue, Primitive
+from scale_pl.sim.system.cluster import Cluster, ClusterSpec, Network, ServerClass
+from scale_pl.sim.system.workload import Workload
 
 
 @cache

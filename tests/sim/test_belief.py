@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from scale_pl.baselines import EarliestFinishTime
-from scale_pl.sim.catalogue import Catalogue, Primitive
-from scale_pl.sim.cluster import Cluster, Network, ServerClass
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.reference import ReferenceSimulator
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.reference.simulator import ReferenceSimulator
+from scale_pl.sim.system.catalogue import Catalogue, Primitive
+from scale_pl.sim.system.cluster import Cluster, Network, ServerClass
+from scale_pl.sim.system.workload import Workflow, Workload
 from tests.sim.builders import make_env, random_setup
 
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from scale_pl.baselines import HEURISTICS, EarliestFinishTime, RandomPolicy, make_heuristic
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.env import INFORMATION_MODES, SchedulingEnv
-from scale_pl.sim.observation import Observation
-from scale_pl.sim.reference import ReferenceSimulator
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import INFORMATION_MODES, SchedulingEnv
+from scale_pl.sim.reference.simulator import ReferenceSimulator
+from scale_pl.sim.system.observation import Observation
 from tests.sim.builders import random_setup, task_table
 
 SEEDS = range(120)

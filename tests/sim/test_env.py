@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from scale_pl.baselines import EarliestFinishTime
-from scale_pl.sim.catalogue import Catalogue, Primitive
-from scale_pl.sim.cluster import Cluster, Network, ServerClass
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.system.catalogue import Catalogue, Primitive
+from scale_pl.sim.system.cluster import Cluster, Network, ServerClass
+from scale_pl.sim.system.workload import Workflow, Workload
 from tests.sim.builders import make_env
 
 
@@ -127,7 +127,7 @@ def test_finished_environments_ignore_actions_and_get_zero_reward() -> None:
 
 
 def test_observation_features_stay_finite_with_padded_servers_and_finished_envs() -> None:
-    from scale_pl.sim.config import load_cluster_spec, load_generator
+    from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
     generator, spec = load_generator(num_workflows=4), load_cluster_spec()
     pairs = [(generator.generate(spec.make(n, generator.catalogue), i), spec.make(n, generator.catalogue))

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.catalogue import Catalogue, Primitive
-from scale_pl.sim.cluster import Cluster, ClusterSpec, ServerClass
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.generator import WorkloadGenerator
-from scale_pl.sim.patterns import PATTERNS
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.generator import WorkloadGenerator
+from scale_pl.sim.generators.patterns import PATTERNS
+from scale_pl.sim.system.catalogue import Catalogue, Primitive
+from scale_pl.sim.system.cluster import Cluster, ClusterSpec, ServerClass
 
 
 @pytest.fixture(scope="module")

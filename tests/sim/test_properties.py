@@ -8,9 +8,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scale_pl.sim.catalogue import Catalogue, Primitive
-from scale_pl.sim.cluster import Cluster, Network, ServerClass
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.system.catalogue import Catalogue, Primitive
+from scale_pl.sim.system.cluster import Cluster, Network, ServerClass
+from scale_pl.sim.system.workload import Workflow, Workload
 from tests.sim.builders import make_env
 
 times = st.floats(0.0, 20.0, allow_nan=False)

@@ -9,13 +9,13 @@ import shutil
 import torch
 
 from scale_pl.algos.module import SCALEModule
-from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.io.policy_loader import load_checkpoint_policy, strip_checkpoint
 from scale_pl.io.workload_file import write_workload
 from scale_pl.models.policy import GreedyPolicy
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.rollout import run_episode
+from scale_pl.sim.batched.batch import workload_batch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 from tests.training.fitting import CONF, run_cli
 
 N = 64  # four times the training size

@@ -14,13 +14,13 @@ from lightning.pytorch.loggers import MLFlowLogger
 from scale_pl.algos.module import SCALEModule
 from scale_pl.cli import SCALECLI, MLflowSaveConfig, RunCheckpoint
 from scale_pl.data.datamodule import RolloutDataModule
-from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.io.wfformat import load_mapping
 from scale_pl.models import ENCODERS
 from scale_pl.models.encoders import GINEncoder
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.observation import node_feature_dim, server_feature_dim, task_feature_dim
+from scale_pl.sim.batched.batch import workload_batch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, task_feature_dim
 from tests.training.fitting import CONF, REPO
 
 TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.01, "scale_no_srr.yaml": 0.0}  # config -> SRR weights

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.io.policy_loader import load_checkpoint_policy
-from scale_pl.sim.config import load_cluster_spec, load_generator
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.rollout import run_episode
+from scale_pl.sim.batched.batch import workload_batch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 from tests.training.fitting import (
     CHECKPOINT_CALLBACK,
     ROLLOUTS_PER_EPOCH,

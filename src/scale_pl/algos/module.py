@@ -15,9 +15,9 @@ from scale_pl.errors import ScaleError
 from scale_pl.evaluation.metrics import ResponseTimeStats
 from scale_pl.losses.srr import SRRLoss, feature_stats
 from scale_pl.models.policy import SamplingPolicy, SCALEPolicy
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.rollout import run_episode
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.rollout import run_episode
 
 try:  # LightningCLI hands the module its own config as hyperparameters (class paths included)
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters

@@ -1,7 +1,6 @@
 """Hand-written schedulers that run in both simulators."""
 
 from scale_pl.baselines.heuristics import (
-    HEURISTICS,
     EarliestFinishTime,
     LeastLoaded,
     Policy,
@@ -9,8 +8,8 @@ from scale_pl.baselines.heuristics import (
     RankAwareEFT,
     ReplayPolicy,
     RoundRobin,
-    make_heuristic,
 )
+from scale_pl.baselines.registry import HEURISTICS, make_heuristic
 
 __all__ = [
     "HEURISTICS",

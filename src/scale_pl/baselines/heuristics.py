@@ -1,4 +1,4 @@
-"""Heuristic policies over :class:`~scale_pl.sim.observation.Observation`.
+"""Heuristic policies over :class:`~scale_pl.sim.system.observation.Observation`.
 
 A policy is any object with ``reset(batch_size)`` and ``__call__(obs) -> [B] long`` server
 indices. They read only the raw observation fields (mask, est_finish, backlog, speed, slack),
@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.system.observation import Observation
 
 INF = float("inf")
 
@@ -130,27 +130,3 @@ class ReplayPolicy:
         action = self.actions[self.step]
         self.step += 1
         return action
-
-
-HEURISTICS = {
-    "random": RandomPolicy,
-    "round_robin": RoundRobin,
-    "least_loaded": LeastLoaded,
-    "eft": EarliestFinishTime,
-    "rank_eft": RankAwareEFT,
-}
-SEARCH_POLICIES = ("lookahead",)  # evaluation-only references, built by make_heuristic
-
-
-def make_heuristic(name: str, seed: int = 0) -> Policy:
-    """A heuristic by name; a clear error for an unknown one."""
-    if name == "lookahead" or name.startswith("lookahead:"):
-        from scale_pl.baselines.lookahead import Lookahead
-
-        horizon = name.partition(":")[2]
-        if horizon and not horizon.isdigit():
-            raise ScaleError(f"{name!r}: the lookahead horizon must be a whole number, as in lookahead:10")
-        return Lookahead(int(horizon)) if horizon else Lookahead()
-    if name not in HEURISTICS:
-        raise ScaleError(f"unknown policy {name!r} (heuristics: {', '.join(HEURISTICS)}, lookahead[:H])")
-    return RandomPolicy(seed) if name == "random" else HEURISTICS[name]()

@@ -10,16 +10,16 @@ import torch
 
 from scale_pl.baselines.heuristics import EarliestFinishTime
 from scale_pl.errors import ScaleError
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.observation import Observation
-from scale_pl.sim.what_if import believed_env
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.what_if import believed_env
+from scale_pl.sim.system.observation import Observation
 
 
 class Lookahead:
     """At each decision, place the task on each feasible server in a copy of the environment, continue
     every copy with EFT for ``horizon`` decisions, and take the server whose copy has the lowest cost.
 
-    The copies are of the world as the scheduler believes it (:func:`~scale_pl.sim.what_if.believed_env`):
+    The copies are of the world as the scheduler believes it (:func:`~scale_pl.sim.batched.what_if.believed_env`):
     unfinished and future tasks take their expected work, so the search knows no more than EFT does.
 
     The cost of a copy is the sum over arrived workflows of (latest known finish - arrival): the
@@ -30,7 +30,7 @@ class Lookahead:
     Args:
         horizon: EFT decisions simulated after the tried placement.
 
-    The policy needs the environment, not just the observation: :func:`~scale_pl.sim.rollout.run_episode`
+    The policy needs the environment, not just the observation: :func:`~scale_pl.sim.batched.rollout.run_episode`
     calls :meth:`bind` before the episode.
     """
 

@@ -29,7 +29,7 @@ from scale_pl.evaluation.across_n import (
 from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.seeds import TEST_SEED_BASE
-from scale_pl.sim.env import INFORMATION_MODES
+from scale_pl.sim.batched.env import INFORMATION_MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import check_writable, staged_outputs
 from scale_pl.io.cluster_file import dump_cluster
 from scale_pl.io.workload_file import dump_workload
-from scale_pl.sim.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,10 +14,10 @@ from scale_pl.io.gantt import COLOR_BY, gantt_format, plot_gantt, save_gantt
 from scale_pl.io.json_text import dumps_expanded
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.io.workload_sources import load_workload
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.env import INFORMATION_MODES
-from scale_pl.sim.rollout import simulate
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.batched.env import INFORMATION_MODES
+from scale_pl.sim.batched.rollout import simulate
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.workload import Workload
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
 from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
 from scale_pl.io.atomic import check_writable, write_text_atomic
-from scale_pl.sim.config import load_generator
-from scale_pl.sim.env import INFORMATION_MODES
+from scale_pl.sim.batched.env import INFORMATION_MODES
+from scale_pl.sim.generators.config import load_generator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,12 +13,11 @@ from torch.utils.data import DataLoader, IterableDataset
 from scale_pl.baselines import make_heuristic
 from scale_pl.data.rollout import Rollout, RolloutCollector
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import workload_batch
 from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.config import load_cluster_spec, load_generator, read_yaml
-from scale_pl.sim.env import INFORMATION_MODES
-from scale_pl.sim.observation import node_feature_dim, server_feature_dim, system_feature_dim, task_feature_dim
+from scale_pl.sim.batched.batch import WorkloadBatch, workload_batch
+from scale_pl.sim.batched.env import INFORMATION_MODES
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_yaml
+from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, system_feature_dim, task_feature_dim
 
 
 class RolloutDataset(IterableDataset):

@@ -8,9 +8,9 @@ from dataclasses import dataclass, fields
 import torch
 
 from scale_pl.baselines import make_heuristic
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.system.observation import Observation
 
 
 def stack_observations(observations: list[Observation]) -> Observation:

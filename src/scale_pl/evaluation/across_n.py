@@ -11,12 +11,12 @@ import torch
 
 from scale_pl.evaluation.stats import interval
 from scale_pl.losses.srr import feature_stats
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.cluster import ClusterSpec
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.generator import WorkloadGenerator
-from scale_pl.sim.rollout import run_episode
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.sim.generators.generator import WorkloadGenerator, workloads
+from scale_pl.sim.system.cluster import ClusterSpec
+from scale_pl.sim.system.workload import Workload
 
 
 @dataclass
@@ -43,19 +43,6 @@ class Row:
 
     def __post_init__(self) -> None:
         self.group = self.group or self.method
-
-
-def workloads(generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]) -> list:
-    """The same (workload, cluster) pairs for every method: one per seed, on the N-server cluster of ``spec``."""
-    cluster = spec.make(num_servers, generator.catalogue)
-    return [(generator.generate(cluster, s), cluster) for s in seeds]
-
-
-def workload_batch(
-    generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]
-) -> WorkloadBatch:
-    """:func:`workloads` packed into one batch."""
-    return WorkloadBatch.from_pairs(workloads(generator, spec, num_servers, seeds))
 
 
 def pattern_means(response_times: np.ndarray, loads: Sequence[Workload]) -> dict[str, float]:
@@ -114,7 +101,7 @@ def evaluate_across_n(
     information: str = "expected",
 ) -> list[Row]:
     """:func:`evaluate` with ``workflows_per_server x N`` workflows per workload at each N."""
-    from scale_pl.sim.config import load_cluster_spec, load_generator
+    from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 
     spec = load_cluster_spec(cluster_config)
     overrides = {} if rho is None else {"rho": rho}

@@ -16,7 +16,7 @@ Every setting is a set of seeded test workloads per cluster size N on which each
     :func:`~scale_pl.io.workload_sources.wfformat_arrivals` with the same seed.
 
 The arrival rate of the trace workloads follows the synthetic workloads' rule
-(:meth:`WorkloadGenerator.arrival_rate <scale_pl.sim.generator.WorkloadGenerator.arrival_rate>`):
+(:meth:`WorkloadGenerator.arrival_rate <scale_pl.sim.generators.generator.WorkloadGenerator.arrival_rate>`):
 the rate that loads the busiest server class to ``rho`` (default: the workload config's, 0.7), where
 the expected work and task count per type and workflow are the means over the cycled traces. The
 cluster's capacity grows with N, so the rate does too and the load is the same at every N.
@@ -36,9 +36,9 @@ from scale_pl.errors import ScaleError
 from scale_pl.evaluation.across_n import Row, evaluate, evaluate_across_n, rows_to_json
 from scale_pl.evaluation.stats import interval
 from scale_pl.io.workload_sources import load_workload, wfformat_arrivals
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.config import CONF_DIR, load_cluster_spec, load_generator
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.workload import Workflow, Workload
 
 SETTINGS: dict[str, str] = {
     "load_0.5": "default workload at rho 0.5",

@@ -8,7 +8,7 @@ The layout (see ``docs/formats.md`` and ``cluster.schema.json``)::
     network: {latency: 0.005, bandwidth_mbps: 125.0}
 
 Servers are numbered in class order: the first ``count`` are of the first class, and so on, and
-are named ``<class>-<i>`` as in :attr:`~scale_pl.sim.cluster.Cluster.server_names`. A file in the
+are named ``<class>-<i>`` as in :attr:`~scale_pl.sim.system.cluster.Cluster.server_names`. A file in the
 ``conf/cluster`` layout (a fractional ``mix`` instead of counts) is read too when a server count
 is given.
 """
@@ -25,9 +25,9 @@ import yaml
 from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import write_text_atomic
 from scale_pl.io.schema import validate
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import Cluster, ClusterSpec, Network, ServerClass
-from scale_pl.sim.config import read_yaml
+from scale_pl.sim.generators.config import read_yaml
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import Cluster, ClusterSpec, Network, ServerClass
 
 
 def cluster_from_dict(data: dict[str, Any], catalogue: Catalogue, source: str = "cluster") -> Cluster:

@@ -10,7 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from scale_pl.baselines.heuristics import HEURISTICS, Policy, make_heuristic
+from scale_pl.baselines import HEURISTICS, Policy, make_heuristic
 from scale_pl.errors import ScaleError
 
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth")
@@ -72,7 +72,7 @@ def _policy_config(path: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
     jsonargparse leaves link targets nested inside a subclass (``dag_encoder.init_args.in_dim``) out
     of the config that Lightning stores; it follows from ``task_dim`` (both count the task types).
     """
-    from scale_pl.sim.observation import node_feature_dim, task_feature_dim
+    from scale_pl.sim.system.observation import node_feature_dim, task_feature_dim
 
     config = (checkpoint.get("hyper_parameters") or {}).get("policy")
     if not isinstance(config, dict) or "class_path" not in config:

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.config import CONF_DIR, read_yaml
-from scale_pl.sim.workload import Workflow
+from scale_pl.sim.generators.config import CONF_DIR, read_yaml
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.workload import Workflow
 
 DEFAULT_CONFIG = CONF_DIR / "wfformat" / "default.yaml"
 BYTES_PER_MB = 1e6

@@ -28,8 +28,8 @@ from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import write_text_atomic
 from scale_pl.io.json_text import dumps_expanded
 from scale_pl.io.schema import validate
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.workload import Workflow, Workload
 
 FORMAT = "scale_pl.workload"
 

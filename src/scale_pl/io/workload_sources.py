@@ -15,9 +15,9 @@ from scale_pl.errors import ScaleError
 from scale_pl.io.schema import validate
 from scale_pl.io.wfformat import WfFormatMapping, is_wfformat, load_mapping, workflow_from_wfformat
 from scale_pl.io.workload_file import catalogue_from_data, read_json, workflows_from_data
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.config import CONF_DIR, read_yaml
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.generators.config import CONF_DIR, read_yaml
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.workload import Workflow, Workload
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

@@ -11,7 +11,7 @@ from scale_pl.models.critic import Critic
 from scale_pl.models.decoders.pointer import CrossAttentionPointer
 from scale_pl.models.encoders import ENCODERS, DAGEncoder
 from scale_pl.models.layers import mlp, reset_module
-from scale_pl.sim.observation import (
+from scale_pl.sim.system.observation import (
     Observation,
     node_feature_dim,
     server_feature_dim,
@@ -58,7 +58,7 @@ class SCALEPolicy(nn.Module):
         critic: value head; default ``Critic(D, hidden_dim, act, system_dim)``.
 
     Shapes:
-        - input: an :class:`~scale_pl.sim.observation.Observation` with ``B`` rows and ``N`` servers
+        - input: an :class:`~scale_pl.sim.system.observation.Observation` with ``B`` rows and ``N`` servers
         - output: :class:`PolicyOutput` (``[B, N]``, ``[B]``, ``[B, D]``)
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scale_pl.sim.observation import NODE_STATES, Observation
+from scale_pl.sim.system.observation import NODE_STATES, Observation
 
 
 def random_observation(

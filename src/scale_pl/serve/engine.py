@@ -2,7 +2,7 @@
 
 It knows what the simulator's scheduler knows under ``information: expected`` and nothing else:
 the workflows as they arrive, its own placements, and the start and finish times the servers
-report. Unreported times are ``inf`` in :class:`~scale_pl.sim.knowledge.SchedulerKnowledge`, so
+report. Unreported times are ``inf`` in :class:`~scale_pl.sim.reference.knowledge.SchedulerKnowledge`, so
 the simulator's belief and observation code reads exactly what it would read in the simulator.
 
 Decision order (docs/model.md): a task is ready when its last parent finishes (roots: at the
@@ -29,10 +29,10 @@ from scale_pl.io.workload_file import workflow_from_dict
 from scale_pl.serve.errors import RequestError
 from scale_pl.serve.events import Event, check_events
 from scale_pl.serve.fastcheck import plain_workflow
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.knowledge import Policy, SchedulerKnowledge
-from scale_pl.sim.workload import Workflow
+from scale_pl.sim.reference.knowledge import Policy, SchedulerKnowledge
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.workload import Workflow
 
 # Heuristics that read only the raw observation fields (mask, est_finish, backlog, speed, slack):
 # their observations skip the learned features, most of the cost of a decision.

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jsonschema
 
 from scale_pl.io.schema import describe_path
 from scale_pl.serve.errors import RequestError
 from scale_pl.serve.fastcheck import plain_events
+from scale_pl.sim.reference.knowledge import SchedulerKnowledge
 
-if TYPE_CHECKING:
-    from scale_pl.serve.engine import Engine
+
+class EngineState(Protocol):
+    """What the checks read of the service's engine (:class:`~scale_pl.serve.engine.Engine`)."""
+
+    clock: float
+    index: dict[str, int]
+    task_index: list[dict[str, int]]
+    completed: dict[str, dict[str, Any]]
+    know: SchedulerKnowledge
+
 
 KINDS = ("started", "finished")
 EVENTS_SCHEMA: dict[str, Any] = {
@@ -59,7 +68,7 @@ class Event:
         return {"workflow": self.workflow, "task": self.task, "kind": self.kind, "time": self.time}
 
 
-def check_events(engine: Engine, body: Any) -> list[Event]:
+def check_events(engine: EngineState, body: Any) -> list[Event]:
     """The events of ``body``, or a :class:`RequestError` naming the first bad field or id."""
     error = None if plain_events(body, KINDS) else jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(body))
     if error is not None:
@@ -95,7 +104,7 @@ def check_events(engine: Engine, body: Any) -> list[Event]:
 
 
 def _check_one(
-    engine: Engine, where: str, wid: str, tid: str, wi: int, t: int, kind: str, when: float,
+    engine: EngineState, where: str, wid: str, tid: str, wi: int, t: int, kind: str, when: float,
     started: dict[tuple[str, int], float], seen: set[tuple[str, int, str]],
 ) -> None:  # fmt: skip
     know = engine.know

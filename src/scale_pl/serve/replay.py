@@ -2,7 +2,7 @@
 
 The replay knows the actual work (from the workload file); the service never sees it. For each
 placement the replay runs the task on its server exactly as the reference simulator does
-(:class:`~scale_pl.sim.execution.ServerSlots`), then reports the start and finish at the times
+(:class:`~scale_pl.sim.reference.execution.ServerSlots`), then reports the start and finish at the times
 they happen. Requests go in time order; each carries all the events up to the next moment a
 decision is due (an arrival, or a finish that makes a task ready), so every event of a timestamp
 reaches the service before the decisions of that timestamp, and events at time t go before
@@ -23,11 +23,11 @@ from typing import Any
 from scale_pl.client import PlacementClient
 from scale_pl.errors import ScaleError
 from scale_pl.io.workload_file import workflow_to_dict
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.execution import ServerSlots, transfer_delay
-from scale_pl.sim.reference import ReferenceResult, ReferenceSimulator
-from scale_pl.sim.rollout import Schedule
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.batched.rollout import Schedule
+from scale_pl.sim.reference.execution import ServerSlots, transfer_delay
+from scale_pl.sim.reference.simulator import ReferenceResult, ReferenceSimulator
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.workload import Workload
 
 STARTED, FINISHED = 0, 1  # at one timestamp starts go first: a zero-length task starts, then finishes
 KIND_NAMES = ("started", "finished")

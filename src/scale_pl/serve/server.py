@@ -18,8 +18,8 @@ from scale_pl.io.workload_sources import load_catalogue
 from scale_pl.serve.engine import Engine
 from scale_pl.serve.journal import Journal
 from scale_pl.serve.service import Service
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import Cluster
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import Cluster
 
 TOKEN_ENV = "SCALE_PL_TOKEN"
 

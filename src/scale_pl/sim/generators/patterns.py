@@ -1,6 +1,6 @@
 """Seeded generators of agentic workflow shapes.
 
-Each pattern returns task *roles* and edges; :class:`~scale_pl.sim.generator.WorkloadGenerator`
+Each pattern returns task *roles* and edges; :class:`~scale_pl.sim.generators.generator.WorkloadGenerator`
 maps roles to primitives through the configurable role table, so a catalogue with other
 primitive names reuses the same shapes. Roles: ``plan`` (a short LLM call that decides),
 ``generate`` (a long LLM generation), ``act`` (a tool step: API call, retrieval or code),

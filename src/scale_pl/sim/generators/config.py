@@ -8,11 +8,11 @@ from typing import Any
 import yaml
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import ClusterSpec
-from scale_pl.sim.generator import WorkloadGenerator
+from scale_pl.sim.generators.generator import WorkloadGenerator
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import ClusterSpec
 
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[4] / "conf"
 
 
 def resolve(path: str | Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from scale_pl.sim.batch import WorkloadBatch
+from scale_pl.sim.batched.batch import WorkloadBatch
 
 
 def longest_path(batch: WorkloadBatch, cost: torch.Tensor) -> torch.Tensor:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.env import SchedulingEnv
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.workload import Workload
 
 SMALL_BATCH = 64  # environments; below this the tensors of a step are too small to split across threads
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scale_pl.sim.cluster import Network
+from scale_pl.sim.system.cluster import Network
 
 
 def transfer_delay(network: Network, output_mb: Sequence[float], parents: Sequence[int], server_of, n: int) -> float:

@@ -1,15 +1,17 @@
-"""Packing B (workload, cluster) pairs into padded tensors for :class:`~scale_pl.sim.env.SchedulingEnv`."""
+"""Packing B (workload, cluster) pairs into padded tensors for :class:`~scale_pl.sim.batched.env.SchedulingEnv`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.generators.generator import WorkloadGenerator, workloads
+from scale_pl.sim.system.cluster import Cluster, ClusterSpec
+from scale_pl.sim.system.workload import Workload
 
 
 @dataclass
@@ -177,3 +179,10 @@ class WorkloadBatch:
             max_children=q,
             max_edges=e_wf,
         )
+
+
+def workload_batch(
+    generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]
+) -> WorkloadBatch:
+    """:func:`~scale_pl.sim.generators.generator.workloads` packed into one batch."""
+    return WorkloadBatch.from_pairs(workloads(generator, spec, num_servers, seeds))

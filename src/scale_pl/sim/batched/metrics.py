@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
-if TYPE_CHECKING:
-    from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.batched.state import EnvState
 
 METRIC_NAMES = ("art", "p95", "p99", "slowdown", "utilisation", "lower_bound", "makespan")
 
 
-def episode_metrics(env: SchedulingEnv) -> dict[str, torch.Tensor]:
+def episode_metrics(env: EnvState) -> dict[str, torch.Tensor]:
     """ART, p95, p99, mean slowdown, utilisation, the critical-path lower bound on ART and makespan, ``[B]`` each.
 
     Percentiles interpolate linearly between order statistics (numpy's default). Slowdown is a

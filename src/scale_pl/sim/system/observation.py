@@ -15,7 +15,7 @@ server classes:
   of each server class.
 
 Every time-derived quantity (backlog, expected finish, node states, queue counts) is what the
-scheduler knows under the environment's information model (:mod:`scale_pl.sim.belief`).
+scheduler knows under the environment's information model (:mod:`scale_pl.sim.batched.belief`).
 
 The raw fields (seconds, not normalised) are what heuristics read.
 """

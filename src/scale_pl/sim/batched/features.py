@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
-from scale_pl.sim.indexing import csr_rows, rows
-from scale_pl.sim.observation import Observation
-
-if TYPE_CHECKING:
-    from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.batched.indexing import csr_rows, rows
+from scale_pl.sim.batched.state import EnvState
+from scale_pl.sim.system.observation import Observation
 
 
-def observe(env: SchedulingEnv) -> Observation:
+def observe(env: EnvState) -> Observation:
     """Task, workflow-DAG and server features of each environment's current decision."""
     b = env.batch
     bs, w1, m = b.shape
@@ -109,7 +105,7 @@ def observe(env: SchedulingEnv) -> Observation:
 
 
 def _server_features(
-    env: SchedulingEnv, now: torch.Tensor, feasible: torch.Tensor, est_finish: torch.Tensor, backlog: torch.Tensor
+    env: EnvState, now: torch.Tensor, feasible: torch.Tensor, est_finish: torch.Tensor, backlog: torch.Tensor
 ) -> torch.Tensor:
     """``[B, N, C + 8]`` per-server features; all size-free."""
     b, ts = env.batch, env.time_scale
@@ -136,7 +132,7 @@ def _server_features(
     return torch.cat((env.server_static, feats.float()), dim=-1)  # server_static is 0 on padded servers
 
 
-def _workflow_edges(env: SchedulingEnv, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _workflow_edges(env: EnvState, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The current workflow's edges ``[B, E, 2]`` as (parent, child) indices into its nodes, and their mask.
 
     A workflow's edges are one contiguous slice of the child lists (tasks are in flat order).
@@ -150,7 +146,7 @@ def _workflow_edges(env: SchedulingEnv, w: torch.Tensor) -> tuple[torch.Tensor, 
     return torch.stack((parent, child), dim=-1), mask
 
 
-def _system_features(env: SchedulingEnv, now: torch.Tensor, backlog: torch.Tensor) -> torch.Tensor:
+def _system_features(env: EnvState, now: torch.Tensor, backlog: torch.Tensor) -> torch.Tensor:
     """``[B, 2 + C]`` size-free system state: workflows in the system per server, their mean age, and
     the mean backlog of each server class (0 for a class the cluster does not have)."""
     b, ts = env.batch, env.time_scale
@@ -167,13 +163,13 @@ def _system_features(env: SchedulingEnv, now: torch.Tensor, backlog: torch.Tenso
     ).float()
 
 
-def server_classes(env: SchedulingEnv) -> torch.Tensor:
+def server_classes(env: EnvState) -> torch.Tensor:
     """``[B, N, C]`` class one-hot of every server (0 for padded servers), float32; built once at reset."""
     b = env.batch
     return F.one_hot(b.server_class, b.num_classes).float() * b.server_valid.unsqueeze(-1)
 
 
-def _node_static(env: SchedulingEnv, w: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+def _node_static(env: EnvState, w: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
     """``[B, M, K + 2]`` type one-hot, log expected work and log bottom level of workflow ``w``'s tasks.
 
     Built per step from ``[B, M]`` rows: keeping them for every task of the batch would cost more

@@ -2,8 +2,8 @@
 
 Written for clarity, not speed; it implements the semantics of docs/model.md on its own (nothing shared with
 the batched environment but the data classes), so that the differential tests compare two
-independent readings of the same rules. Its decision step (:mod:`~scale_pl.sim.knowledge`) is the
-placement service's, and its servers (:mod:`~scale_pl.sim.execution`) are ``replay``'s.
+independent readings of the same rules. Its decision step (:mod:`~scale_pl.sim.reference.knowledge`) is the
+placement service's, and its servers (:mod:`~scale_pl.sim.reference.execution`) are ``replay``'s.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.execution import ServerSlots
-from scale_pl.sim.knowledge import SchedulerKnowledge, longest_path
-from scale_pl.sim.observation import Observation
-from scale_pl.sim.workload import Workload
+from scale_pl.sim.reference.execution import ServerSlots
+from scale_pl.sim.reference.knowledge import SchedulerKnowledge, longest_path
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.observation import Observation
+from scale_pl.sim.system.workload import Workload
 
 
 @dataclass
@@ -44,7 +44,7 @@ class ReferenceSimulator:
     Args:
         workload: the workflows; decided in order of (ready, arrival, task index).
         cluster: the servers.
-        reward_scale, time_scale, information: as in :class:`~scale_pl.sim.env.SchedulingEnv`.
+        reward_scale, time_scale, information: as in :class:`~scale_pl.sim.batched.env.SchedulingEnv`.
     """
 
     def __init__(

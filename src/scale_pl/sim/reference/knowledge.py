@@ -2,8 +2,8 @@
 
 :class:`SchedulerKnowledge` holds the workflows the scheduler has seen, the placements it made
 and the start and finish times of its tasks, and decides one ready task with
-:func:`~scale_pl.sim.reference_view.server_view` and
-:func:`~scale_pl.sim.reference_view.observation`. Start and finish times are read only where they
+:func:`~scale_pl.sim.reference.view.server_view` and
+:func:`~scale_pl.sim.reference.view.observation`. Start and finish times are read only where they
 are <= ``now`` (and the task was placed before ``now``), so the reference simulator may store the
 actual future times while the placement service stores ``inf`` until a server reports the event:
 both get the same observation from the same code.
@@ -16,12 +16,12 @@ from collections.abc import Callable
 
 import torch
 
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.execution import transfer_delay
-from scale_pl.sim.observation import Observation
-from scale_pl.sim.reference_view import DecisionState, Placed, observation, server_view
-from scale_pl.sim.workload import Workflow
+from scale_pl.sim.reference.execution import transfer_delay
+from scale_pl.sim.reference.view import DecisionState, Placed, observation, server_view
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import Cluster
+from scale_pl.sim.system.observation import Observation
+from scale_pl.sim.system.workload import Workflow
 
 Policy = Callable[[Observation], torch.Tensor]
 

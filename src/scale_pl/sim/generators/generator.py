@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.catalogue import Catalogue
-from scale_pl.sim.cluster import Cluster
-from scale_pl.sim.patterns import PATTERNS
-from scale_pl.sim.workload import Workflow, Workload
+from scale_pl.sim.generators.patterns import PATTERNS
+from scale_pl.sim.system.catalogue import Catalogue
+from scale_pl.sim.system.cluster import Cluster, ClusterSpec
+from scale_pl.sim.system.workload import Workflow, Workload
 
 _COUNT_CACHE: dict[tuple, np.ndarray] = {}
 
@@ -31,7 +32,7 @@ class WorkloadGenerator:
 
     Args:
         catalogue: the primitives.
-        pattern_mix: weight per pattern name (see :data:`~scale_pl.sim.patterns.PATTERNS`).
+        pattern_mix: weight per pattern name (see :data:`~scale_pl.sim.generators.patterns.PATTERNS`).
         roles: primitives each pattern role may become (drawn uniformly).
         rho: target offered load on the bottleneck server class (0 < rho).
         num_workflows: workflows per workload.
@@ -176,3 +177,9 @@ class WorkloadGenerator:
         arrivals = self.arrivals(rng, self.arrival_rate(cluster))
         flows = [self.workflow(rng, f"w{i}", float(a)) for i, a in enumerate(arrivals)]
         return Workload(self.catalogue, flows)
+
+
+def workloads(generator: WorkloadGenerator, spec: ClusterSpec, num_servers: int, seeds: Sequence[int]) -> list:
+    """The same (workload, cluster) pairs for every method: one per seed, on the N-server cluster of ``spec``."""
+    cluster = spec.make(num_servers, generator.catalogue)
+    return [(generator.generate(cluster, s), cluster) for s in seeds]

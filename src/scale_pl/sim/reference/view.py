@@ -1,8 +1,8 @@
 """What the scheduler sees in the reference simulator: its belief and every observation field.
 
 Plain Python, written from the semantics in docs/model.md ("What the scheduler knows") and
-independently of the batched environment's :mod:`~scale_pl.sim.belief` and
-:mod:`~scale_pl.sim.features`, so that the differential tests compare two readings of the rules.
+independently of the batched environment's :mod:`~scale_pl.sim.batched.belief` and
+:mod:`~scale_pl.sim.batched.features`, so that the differential tests compare two readings of the rules.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.system.observation import Observation
 
 
 @dataclass
@@ -72,7 +72,7 @@ def server_view(queue: list[Placed], slots: int, now: float, actual_free: float,
 def observation(sim, d: DecisionState, features: bool = True) -> Observation:
     """Every field of the observation of decision ``d``.
 
-    ``sim`` is the :class:`~scale_pl.sim.knowledge.SchedulerKnowledge` (flows, parents, children,
+    ``sim`` is the :class:`~scale_pl.sim.reference.knowledge.SchedulerKnowledge` (flows, parents, children,
     bottom levels, latencies, catalogue, cluster, time scale) of the reference simulator or the service.
     With ``features=False`` only the raw fields the heuristics read are filled (mask, est_finish,
     backlog, speed, transfer, bottom_level, slack); the learned features (task, nodes, servers,

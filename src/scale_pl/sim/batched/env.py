@@ -14,18 +14,20 @@ from dataclasses import fields
 
 import torch
 
-from scale_pl.sim.batch import WorkloadBatch
-from scale_pl.sim.belief import QueueTable, believed_slots
-from scale_pl.sim.features import observe, server_classes
-from scale_pl.sim.indexing import csr_rows, put_rows, rows
-from scale_pl.sim.lower_bound import longest_path
-from scale_pl.sim.observation import Observation
+from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.belief import QueueTable, believed_slots
+from scale_pl.sim.batched.features import observe, server_classes
+from scale_pl.sim.batched.indexing import csr_rows, put_rows, rows
+from scale_pl.sim.batched.lower_bound import longest_path
+from scale_pl.sim.batched.metrics import episode_metrics
+from scale_pl.sim.batched.state import EnvState
+from scale_pl.sim.system.observation import Observation
 
 INF = float("inf")
 INFORMATION_MODES = ("expected", "exact_queue")
 
 
-class SchedulingEnv:
+class SchedulingEnv(EnvState):
     """B independent scheduling environments stepped together.
 
     Args:
@@ -33,7 +35,7 @@ class SchedulingEnv:
         reward_scale: the return times ``reward_scale`` is minus the sum of response times.
         time_scale: seconds that map to 1 in the log-scaled time features.
         information: what the scheduler knows of the servers' queues: ``"expected"`` (the default:
-            unfinished tasks are believed to take their expected duration, see :mod:`~scale_pl.sim.belief`)
+            unfinished tasks are believed to take their expected duration, see :mod:`~scale_pl.sim.batched.belief`)
             or ``"exact_queue"`` (servers report their queues' actual remaining time; optimistic,
             for comparison only).
         queue_rows: initial rows per server of the table of unfinished tasks (it grows as needed).
@@ -298,13 +300,6 @@ class SchedulingEnv:
         """The observation of every environment's current decision."""
         return observe(self)
 
-    def response_times(self) -> torch.Tensor:
-        """``[B, W+1]`` response time per workflow (nan for padding and unfinished workflows)."""
-        rt = self.completion - self.batch.arrival
-        return torch.where(self.batch.wf_valid & torch.isfinite(self.completion), rt, float("nan"))
-
     def metrics(self) -> dict[str, torch.Tensor]:
         """Per-environment episode metrics ``[B]`` (meaningful once ``done``)."""
-        from scale_pl.sim.metrics import episode_metrics
-
         return episode_metrics(self)

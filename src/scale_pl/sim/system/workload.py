@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.catalogue import Catalogue
+from scale_pl.sim.system.catalogue import Catalogue
 
 
 @dataclass

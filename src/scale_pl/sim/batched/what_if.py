@@ -3,7 +3,7 @@
 A what-if search (:class:`~scale_pl.baselines.lookahead.Lookahead`) steps copies of the
 environment forward. Copies of the true state would hand it the actual work of every task, which
 no scheduler knows. :func:`believed_env` instead copies what the scheduler knows and fills in the
-rest from expected work, exactly as the belief of :mod:`~scale_pl.sim.belief` does:
+rest from expected work, exactly as the belief of :mod:`~scale_pl.sim.batched.belief` does:
 
 - ``expected``: every task not known to have finished takes its expected work; a running task
   ends at max(now, start + expected duration), queued tasks start and end where the belief
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from scale_pl.sim.belief import believed_slots
-from scale_pl.sim.env import SchedulingEnv
+from scale_pl.sim.batched.belief import believed_slots
+from scale_pl.sim.batched.env import SchedulingEnv
 
 INF = float("inf")
 

@@ -1,0 +1,1 @@
+"""Seeded workload generators (agentic patterns) and the YAML configs that build them."""
