@@ -132,7 +132,7 @@ class SCALEModule(L.LightningModule):
         return self._teacher if rollout < self.hparams.imitation_rollouts else None
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.hparams.lr, eps=1e-5)
+        optimizer = adam(list(self.policy.parameters()), lr=self.hparams.lr, eps=1e-5)
         total = self._total_rollouts()
         end = self.hparams.final_lr_fraction
 
@@ -142,7 +142,7 @@ class SCALEModule(L.LightningModule):
         return [optimizer], [torch.optim.lr_scheduler.LambdaLR(optimizer, linear)]
 
     def training_step(self, rollout: Rollout, batch_idx: int) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hp = self.hparams
         discount = hp.gamma if hp.discount_horizon is None else time_discounts(rollout.dts, hp.discount_horizon)
         advantages, returns = gae(
@@ -169,7 +169,10 @@ class SCALEModule(L.LightningModule):
         stats["reward"] = rollout.rewards[rollout.learn].mean()
         stats["learn_fraction"] = rollout.learn.float().mean()
         stats["update_s"] = torch.tensor(time.perf_counter() - t0)
+        stats["update_cpu_s"] = torch.tensor(time.process_time() - c0)
         stats["rollout_s"] = torch.tensor(rollout.seconds)
+        stats["rollout_cpu_s"] = torch.tensor(rollout.cpu_seconds)
+        stats["learn_rows"] = torch.tensor(float(flat["actions"].numel()))
         stats["lr"] = torch.tensor(self.optimizers().param_groups[0]["lr"])
         stats["ent_coef"] = torch.tensor(self._ent_coef)
         stats["value_mu"] = self.policy.critic.mu.detach().clone()
@@ -297,3 +300,12 @@ class SCALEModule(L.LightningModule):
     def _env_kwargs(self) -> dict:
         dm = getattr(self.trainer, "datamodule", None)
         return dm.env_kwargs if dm is not None else {}
+
+
+def adam(params: list[nn.Parameter], **kwargs) -> torch.optim.Adam:
+    """Adam with the fused kernel where torch has one for the parameters' device (one kernel for all
+    parameters instead of a loop over them: a fifth of the optimizer step's time on the CPU)."""
+    try:
+        return torch.optim.Adam(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, **kwargs)

@@ -70,6 +70,9 @@ class RolloutDataModule(L.LightningDataModule):
         decisions_per_server: the policy's decisions per training episode, per server, after which
             the episode is truncated and bootstrapped (None = every episode runs to its end). The
             same share of an episode at every N: decisions come N times as often.
+        cache_warmup: simulate each training workload's warm-up once and restart every episode on it
+            from that saved state (the default; the warm-up heuristic is deterministic), instead of
+            simulating the warm-up again in every episode.
         pool_size: training workloads generated at setup; finished episodes restart on a random one.
         val_sizes: cluster sizes N validated (zero-shot beyond the training N).
         val_seeds: validation workloads per N.
@@ -97,6 +100,7 @@ class RolloutDataModule(L.LightningDataModule):
         warmup: str | None = "eft",
         warmup_fraction: float = 0.25,
         decisions_per_server: int | None = 16,
+        cache_warmup: bool = True,
         pool_size: int = 512,
         val_sizes: list[int] | None = None,
         val_seeds: int = 8,
@@ -133,6 +137,7 @@ class RolloutDataModule(L.LightningDataModule):
         if decisions_per_server is not None and decisions_per_server < 1:
             raise ScaleError(f"data.decisions_per_server must be >= 1 (or null), got {decisions_per_server}")
         self.warmup, self.warmup_fraction, self.decisions_per_server = warmup, warmup_fraction, decisions_per_server
+        self.cache_warmup = cache_warmup
         if rho is not None and not rho > 0:
             raise ScaleError(f"data.rho must be > 0, got {rho}")
         if reward_scale <= 0 or time_scale <= 0:
@@ -196,7 +201,7 @@ class RolloutDataModule(L.LightningDataModule):
             self.collector = RolloutCollector(
                 pool, self.num_envs, self.rollout_steps, seed, warmup=self.warmup,
                 warmup_fraction=self.warmup_fraction, decisions_per_server=self.decisions_per_server,
-                **self.env_kwargs,
+                cache_warmup=self.cache_warmup, **self.env_kwargs,
             )  # fmt: skip
         if stage in ("fit", "validate") and not self.val_batches:
             self.val_batches = self.evaluation_batches(VAL_SEED_BASE)

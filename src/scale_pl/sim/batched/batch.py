@@ -83,6 +83,19 @@ class WorkloadBatch:
         picked = {k: v[idx.to(v.device)] if isinstance(v, torch.Tensor) else v for k, v in picked.items()}
         return WorkloadBatch(**picked)
 
+    @staticmethod
+    def cat(batches: list[WorkloadBatch]) -> WorkloadBatch:
+        """The environments of ``batches`` one after the other; they must share their padding."""
+        first = batches[0]
+        for other in batches[1:]:
+            if other.shape[1:] != first.shape[1:] or other.speed.shape[1:] != first.speed.shape[1:]:
+                raise ValueError("WorkloadBatch.cat: the batches are padded differently")
+        joined = {}
+        for f in fields(first):
+            values = [getattr(b, f.name) for b in batches]
+            joined[f.name] = torch.cat(values) if isinstance(values[0], torch.Tensor) else values[0]
+        return WorkloadBatch(**joined)
+
     @classmethod
     def from_pairs(cls, pairs: list[tuple[Workload, Cluster]], dtype: torch.dtype = torch.float64) -> WorkloadBatch:
         """Pack (workload, cluster) pairs; clusters may differ in size (padded servers are masked)."""
@@ -112,13 +125,15 @@ class WorkloadBatch:
         edge_ptr, n_edges = np.zeros((b, w + 1), np.int64), np.zeros((b, w + 1), np.int64)
         for i, (wl, _) in enumerate(pairs):
             parent_rows, child_rows = [], []
+            edges_before = 0  # child-list entries of the workflows before this one
             for j, f in enumerate(wl.workflows):
                 base, nt = j * m, f.num_tasks
                 arrival[i, j] = f.arrival
                 sl = slice(base, base + nt)
                 task_valid[i, sl] = True
                 typ[i, sl], exp_work[i, sl], work[i, sl], out_mb[i, sl] = f.types, f.expected_work, f.work, f.output_mb
-                edge_ptr[i, j], n_edges[i, j] = sum(len(c) for c in child_rows), len(f.edges)
+                edge_ptr[i, j], n_edges[i, j] = edges_before, len(f.edges)
+                edges_before += len(f.edges)
                 parent_rows += [[base + x for x in plist] for plist in f.parents()] + [[]] * (m - nt)
                 child_rows += [[base + x for x in clist] for clist in f.children()] + [[]] * (m - nt)
             for ptr, count, idx, lists in (

@@ -20,7 +20,7 @@ from scale_pl.sim.batched.features import observe, server_classes
 from scale_pl.sim.batched.indexing import csr_rows, put_rows, rows
 from scale_pl.sim.batched.lower_bound import longest_path
 from scale_pl.sim.batched.metrics import episode_metrics
-from scale_pl.sim.batched.state import EnvState
+from scale_pl.sim.batched.state import EnvRows, EnvState
 from scale_pl.sim.system.observation import Observation
 
 INF = float("inf")
@@ -127,27 +127,53 @@ class SchedulingEnv(EnvState):
         """
         if idx.numel() == 0:
             return
-        if replacement.shape[1:] != self.batch.shape[1:] or replacement.speed.shape[1:] != self.batch.speed.shape[1:]:
-            raise ValueError("reset_envs: the replacement workloads are padded differently from the batch")
         fresh = SchedulingEnv(**self._settings())
         fresh.reset(replacement, num_slots=self.slot_free.shape[2])
-        if fresh.queue.rows < self.queue.rows:
-            fresh.queue.grow(self.queue.rows - fresh.queue.rows)
-        elif fresh.queue.rows > self.queue.rows:
-            self.queue.grow(fresh.queue.rows - self.queue.rows)
-        for name, value in [*vars(fresh).items(), *(("queue." + k, v) for k, v in fresh.queue.tensors().items())]:
-            if isinstance(value, torch.Tensor) and name not in ("b_idx", "n_idx", "cur_running", "cur_queued"):
-                owner, attr = (self.queue, name[6:]) if name.startswith("queue.") else (self, name)
-                current = getattr(owner, attr)
-                if current.dim() <= 2:  # small per-decision tensors may be held by earlier observations
-                    current = current.clone()
-                    setattr(owner, attr, current)
-                current[idx] = value
+        self.restore(idx, fresh.snapshot())
+
+    def snapshot(self, idx: torch.Tensor | None = None) -> EnvRows:
+        """The state of environments ``idx`` ``[k]`` (default: all), copied, for :meth:`restore`."""
+        take = (lambda t: t.clone()) if idx is None else (lambda t: t.index_select(0, idx))
+        return EnvRows(
+            state={name: take(getattr(self, name)) for name in self._state_names()},
+            queue={name: take(t) for name, t in self.queue.tensors().items()},
+            batch=self.batch.select(idx) if idx is not None else self.batch.select(self.b_idx),
+        )
+
+    def restore(self, idx: torch.Tensor, saved: EnvRows) -> None:
+        """Put environments ``idx`` ``[k]`` back in the state ``saved`` (``k`` rows, same padding).
+
+        The rest of the batch is untouched. The current decision's per-server quantities are
+        rebuilt as new tensors, so observations taken earlier keep their values.
+        """
+        if idx.numel() == 0:
+            return
+        b = saved.batch
+        if b.shape[1:] != self.batch.shape[1:] or b.speed.shape[1:] != self.batch.speed.shape[1:]:
+            raise ValueError("restore: the saved environments are padded differently from the batch")
+        queue = saved.queue_with_rows(self.queue.rows)
+        if queue["known_start"].shape[2] > self.queue.rows:
+            self.queue.grow(queue["known_start"].shape[2] - self.queue.rows)
+        for name, value in saved.state.items():
+            getattr(self, name)[idx] = value
+        for name, value in queue.items():
+            getattr(self.queue, name)[idx] = value
         for f in fields(WorkloadBatch):
-            value = getattr(replacement, f.name)
+            value = getattr(b, f.name)
             if isinstance(value, torch.Tensor):
                 getattr(self.batch, f.name)[idx] = value
-        self._per_server()  # the queue masks follow the table, which may have grown
+        self._select_next()
+        self._per_server()
+
+    def _state_names(self) -> list[str]:
+        """The state tensors that :meth:`snapshot` saves: everything but indices and the current
+        decision's quantities, which :meth:`_select_next` and :meth:`_per_server` derive."""
+        derived = {"b_idx", "n_idx", "clock", "done"}
+        return [
+            name
+            for name, value in vars(self).items()
+            if isinstance(value, torch.Tensor) and name not in derived and not name.startswith("cur_")
+        ]
 
     def repeat_interleave(self, copies: int) -> SchedulingEnv:
         """A new environment of ``B x copies`` rows: row ``b * copies + j`` is a copy of row ``b``.

@@ -10,9 +10,12 @@ row, ``M`` tasks per workflow), ``N`` servers, ``S`` slots per server.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.belief import QueueTable
 
 
 class EnvState:
@@ -68,3 +71,51 @@ class EnvState:
         """``[B, W+1]`` response time per workflow (nan for padding and unfinished workflows)."""
         rt = self.completion - self.batch.arrival
         return torch.where(self.batch.wf_valid & torch.isfinite(self.completion), rt, float("nan"))
+
+
+@dataclass
+class EnvRows:
+    """A copy of ``k`` environments' state (:meth:`SchedulingEnv.snapshot`), to restore later.
+
+    Attributes:
+        state: state tensor name -> its ``k`` rows.
+        queue: queue-table column -> ``[k, N, Q]`` (``Q`` may differ from the environment's).
+        batch: the ``k`` workloads.
+    """
+
+    state: dict[str, torch.Tensor]
+    queue: dict[str, torch.Tensor]
+    batch: WorkloadBatch
+
+    @property
+    def size(self) -> int:
+        return self.batch.arrival.shape[0]
+
+    def select(self, idx: torch.Tensor) -> EnvRows:
+        """Rows ``idx`` (may repeat: many environments restart from one saved state)."""
+        return EnvRows(
+            state={k: v.index_select(0, idx) for k, v in self.state.items()},
+            queue={k: v.index_select(0, idx) for k, v in self.queue.items()},
+            batch=self.batch.select(idx),
+        )
+
+    def queue_with_rows(self, rows: int) -> dict[str, torch.Tensor]:
+        """The queue columns padded with empty rows up to ``rows`` (never truncated)."""
+        have = self.queue["known_start"].shape[2]
+        if have >= rows:
+            return self.queue
+        table = QueueTable(**self.queue)
+        table.grow(rows - have)
+        return table.tensors()
+
+    @staticmethod
+    def cat(parts: list[EnvRows]) -> EnvRows:
+        """The rows of ``parts`` one after the other (queue tables padded to the largest)."""
+        rows = max(p.queue["known_start"].shape[2] for p in parts)
+        queues = [p.queue_with_rows(rows) for p in parts]
+        batch = parts[0].batch
+        return EnvRows(
+            state={k: torch.cat([p.state[k] for p in parts]) for k in parts[0].state},
+            queue={k: torch.cat([q[k] for q in queues]) for k in queues[0]},
+            batch=type(batch).cat([p.batch for p in parts]),
+        )
