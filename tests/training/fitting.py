@@ -32,7 +32,7 @@ TINY = [
     "--data.rollouts_per_epoch", str(ROLLOUTS_PER_EPOCH),
     "--data.pool_size", "4",
     "--data.workflows_per_episode", "3",
-    "--data.val_sizes", "[16]",  # the checkpoint monitors val/N16/art
+    "--data.val_sizes", "[16]",  # the checkpoint monitors val/select (here N=16 only)
     "--data.val_seeds", "1",
     "--trainer.check_val_every_n_epoch", "1",
     "--data.val_workflows_per_server", "1",
@@ -43,7 +43,7 @@ TINY = [
 ]  # fmt: skip
 CHECKPOINT_CALLBACK = {
     "class_path": "scale_pl.cli.RunCheckpoint",
-    "init_args": {"monitor": "val/N16/art", "mode": "min", "filename": "best"},
+    "init_args": {"monitor": "val/select", "mode": "min", "filename": "best"},
 }
 FINAL_EVALUATION = {  # as in conf/quickstart.yaml, at the smallest size
     "class_path": "scale_pl.evaluation.callback.FinalEvaluation",

@@ -82,8 +82,14 @@ def test_training_config_instantiates(name, in_repo):
     srr = cli.model.srr
     assert (srr.decorrelation_weight, srr.kl_weight) == (TRAINING[name], TRAINING[name])
     assert 16 in cli.datamodule.train_sizes and 16 in cli.datamodule.val_sizes
-    (checkpoint,) = [c for c in cli.trainer.callbacks if isinstance(c, RunCheckpoint)]
-    assert (checkpoint.monitor, checkpoint.mode) == ("val/N16/art", "min")  # chosen at the training N
+    checkpoints = {c.filename: c for c in cli.trainer.callbacks if isinstance(c, RunCheckpoint)}
+    assert (checkpoints["best"].monitor, checkpoints["best"].mode) == ("val/select", "min")
+    assert not set(cli.datamodule.val_sizes) & {32, 48, 96, 192, 256}  # never a test size
+    if name != "quickstart.yaml":  # (the quickstart validates at N=16 only, for time)
+        # chosen on the worst ratio to EFT over validation sizes beyond the training N ...
+        assert max(cli.datamodule.val_sizes) > max(cli.datamodule.train_sizes)
+        # ... and, for comparison, on the training N only
+        assert checkpoints["best_zero_shot"].monitor == "val/select_trained_sizes"
     logger = cli.trainer.logger
     assert isinstance(logger, MLFlowLogger) and logger._tracking_uri == os.environ["MLFLOW_TRACKING_URI"]
     check_policy_fits_the_simulator(cli)

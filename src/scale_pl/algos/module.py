@@ -9,15 +9,13 @@ import torch
 from torch import nn
 
 from scale_pl.algos.ppo import explained_variance, gae, ppo_losses, time_discounts
+from scale_pl.algos.selection import SizeAwareSelection
+from scale_pl.algos.validation import ValidationAcrossSizes
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.data.rollout import Rollout
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.metrics import ResponseTimeStats
-from scale_pl.losses.srr import SRRLoss, feature_stats
-from scale_pl.models.policy import SamplingPolicy, SCALEPolicy
-from scale_pl.sim.batched.batch import WorkloadBatch
-from scale_pl.sim.batched.env import SchedulingEnv
-from scale_pl.sim.batched.rollout import run_episode
+from scale_pl.losses.srr import SRRLoss
+from scale_pl.models.policy import SCALEPolicy
 
 try:  # LightningCLI hands the module its own config as hyperparameters (class paths included)
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -25,7 +23,7 @@ except ImportError:  # pragma: no cover
     _given_hyperparameters = None
 
 
-class SCALEModule(L.LightningModule):
+class SCALEModule(ValidationAcrossSizes, L.LightningModule):
     """Trains a :class:`SCALEPolicy` with PPO (clipped surrogate, GAE, value and entropy terms) + SRR.
 
     Each training batch is one rollout (see :class:`~scale_pl.data.RolloutDataModule`); it is
@@ -63,6 +61,9 @@ class SCALEModule(L.LightningModule):
             acted by ``imitation_teacher`` and train the policy on its choices (cross-entropy;
             the critic learns the teacher's values), then PPO takes over (0 = PPO from the start).
         imitation_teacher: the heuristic imitated (``rank_eft``, ``eft``, ...).
+        selection_window: validations averaged in the checkpoint-selection figure ``val/select``,
+            the worst ratio of ART to EFT's over the validation sizes (see
+            :class:`~scale_pl.algos.selection.SizeAwareSelection`; monitor it with ``mode: min``).
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class SCALEModule(L.LightningModule):
         reference_policies: list[str] | None = None,
         imitation_rollouts: int = 0,
         imitation_teacher: str = "rank_eft",
+        selection_window: int = 3,
     ) -> None:
         super().__init__()
         if not lr > 0:
@@ -98,6 +100,8 @@ class SCALEModule(L.LightningModule):
             raise ScaleError("model.ent_coef and model.ent_coef_final must be >= 0")
         if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
             raise ScaleError("model: update_epochs, num_minibatches must be >= 1 and max_grad_norm > 0")
+        if selection_window < 1:
+            raise ScaleError(f"model.selection_window must be >= 1, got {selection_window}")
         if imitation_rollouts < 0:
             raise ScaleError(f"model.imitation_rollouts must be >= 0, got {imitation_rollouts}")
         self._teacher = make_heuristic(imitation_teacher) if imitation_rollouts else None
@@ -116,6 +120,9 @@ class SCALEModule(L.LightningModule):
         self.srr = srr if srr is not None else SRRLoss(0.0, 0.0)
         self.val_stats = nn.ModuleDict()
         self._references_logged: set[str] = set()
+        self._eft_art: dict[tuple[str, int], float] = {}  # EFT's ART on the (phase, N) workloads
+        self.selection = SizeAwareSelection(selection_window)
+        self.selection_trained = SizeAwareSelection(selection_window)
 
     # -- optimisation ----------------------------------------------------------------------------
     def _total_rollouts(self) -> int:
@@ -242,64 +249,6 @@ class SCALEModule(L.LightningModule):
         terms["srr_decorrelation"] = components["decorrelation"]
         terms["srr_kl"] = components["kl"]
         return terms
-
-    # -- validation and test ---------------------------------------------------------------------
-    def validation_step(self, batch: tuple[int, WorkloadBatch], batch_idx: int) -> None:
-        self._evaluate_size(batch, "val")
-
-    def test_step(self, batch: tuple[int, WorkloadBatch], batch_idx: int) -> None:
-        self._evaluate_size(batch, "test")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_stats("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_stats("test")
-
-    def _evaluate_size(self, batch: tuple[int, WorkloadBatch], phase: str) -> None:
-        """Greedy and sampled episodes of the policy on every workload of one cluster size.
-
-        Logs the greedy ART (``{phase}/N{n}/art``, what checkpoints are chosen on), the sampled
-        ART (``art_sampled``), z statistics, and once the reference heuristics' ART."""
-        n, workloads = batch
-        env_kwargs = self._env_kwargs()
-        env = SchedulingEnv(workloads, **env_kwargs)
-        obs, zs = env.observe(), []
-        while not bool(env.done.all()):
-            out = self.policy(obs)
-            zs.append(out.z[~obs.done])
-            obs, _, _ = env.step(out.logits.argmax(-1))
-        key = f"{phase}_N{n}"
-        if key not in self.val_stats:
-            self.val_stats[key] = ResponseTimeStats().to(self.device)
-        self.val_stats[key].update(env.response_times(), env.response_times() / env.critical_path)
-        for name, value in feature_stats(torch.cat(zs)).items():
-            self.log(f"{phase}/N{n}/z_{name}", value, on_epoch=True, batch_size=1)
-        # The policy PPO improves samples its actions: its ART beside the greedy one shows
-        # whether the greedy policy's quality is trained or a by-product.
-        sampled = SchedulingEnv(workloads, **env_kwargs)
-        run_episode(sampled, SamplingPolicy(self.policy, seed=0))
-        self.log(f"{phase}/N{n}/art_sampled", sampled.metrics()["art"].mean().float(), on_epoch=True, batch_size=1)
-        if self.trainer.sanity_checking or key in self._references_logged:
-            return
-        self._references_logged.add(key)
-        for name in self.reference_policies:
-            ref = SchedulingEnv(workloads, **env_kwargs)
-            run_episode(ref, make_heuristic(name))
-            self.log(f"{phase}/N{n}/{name}_art", ref.metrics()["art"].mean().float(), on_epoch=True, batch_size=1)
-
-    def _log_stats(self, phase: str) -> None:
-        for key, metric in self.val_stats.items():
-            if not key.startswith(phase) or not metric.update_called:
-                continue
-            n = key.split("_N")[1]
-            for name, value in metric.compute().items():
-                self.log(f"{phase}/N{n}/{name}", value.float(), prog_bar=(name == "art"), sync_dist=False)
-            metric.reset()
-
-    def _env_kwargs(self) -> dict:
-        dm = getattr(self.trainer, "datamodule", None)
-        return dm.env_kwargs if dm is not None else {}
 
 
 def adam(params: list[nn.Parameter], **kwargs) -> torch.optim.Adam:
