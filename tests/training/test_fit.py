@@ -37,7 +37,8 @@ def test_fit_writes_an_mlflow_run_with_metrics_config_tags_and_checkpoints(train
     metrics = run.data.metrics
     expected = {"train/approx_kl", "train/clipfrac", "train/explained_variance", "train/entropy", "train/srr_kl",
                 "train/srr_decorrelation", "val/N16/art", "val/N16/p95", "val/N16/z_std", "val/N16/eft_art",
-                "val/N16/ratio_eft", "val/worst_ratio", "val/select", "val/select_trained_sizes", "train/ent_coef", "train/value_sigma", "train/grad_norm_actor",
+                "val/N16/ratio_eft", "val/worst_ratio", "val/select", "val/select_trained_sizes", "train/ent_coef",
+                "train/value_sigma", "train/grad_norm_actor",
                 "train/grad_norm_critic",
                 "final/N16/scale_art", "final/N16/eft_art", "final/N16/scale_p95", "final/N16/scale_p99",
                 "final/N16/scale_slowdown", "final/N16/scale_utilisation"}  # fmt: skip
