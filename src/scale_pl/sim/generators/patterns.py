@@ -177,7 +177,8 @@ def stages(rng: np.random.Generator) -> Shape:
     (per-sample chains, soykb-like, 50%), all-to-all (a shuffle, 25%, only for W <= 8: at most 64
     edges between two stages) or else task i to tasks i and i+1 of the stage above
     (montage's overlapping pairs); a one-task stage connects to every task of its neighbour.
-    Stages stop early rather than pass the task cap.
+    Stages stop early rather than pass the task cap. A pipeline whose stages are all parallel and
+    linked one-to-one would be W separate chains: it ends in a one-task merge.
     """
     width = int(rng.integers(2, 17))
     count = int(rng.integers(3, 9))
@@ -186,17 +187,20 @@ def stages(rng: np.random.Generator) -> Shape:
         widths[count // 2] = width
     b = _Builder()
     above: list[int] = []
+    joined = False  # some stage of one task, or some link other than one-to-one, joins the chains
     for w in widths:
-        if len(b.roles) + w > MAX_STAGE_TASKS:
+        if len(b.roles) + w > MAX_STAGE_TASKS - (not joined):  # keep room for the merge
             break
         role, mode = _stage_role(rng), rng.random()
         if len(above) == w > 1 and mode < 0.5:
             parents = [[p] for p in above]
         elif len(above) == w > 1 and (mode >= 0.75 or w > 8):
-            parents = [[above[i], above[(i + 1) % w]] for i in range(w)]
+            parents, joined = [[above[i], above[(i + 1) % w]] for i in range(w)], True
         else:
-            parents = [above] * w
+            parents, joined = [above] * w, joined or w == 1 or bool(above)
         above = [b.add(role, ps) for ps in parents]
+    if not joined:
+        b.add(_stage_role(rng), above)
     return b.shape()
 
 
