@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_yaml
-from scale_pl.sim.generators.patterns import MAX_STAGE_TASKS, PATTERNS, STAGE_ROLES, chain, fan_out, stages
+from scale_pl.sim.generators.patterns import MAX_STAGE_TASKS, PATTERNS, STAGE_ROLES, STRUCTURES, chain, fan_out, stages
 
 DIVERSE = "conf/workload/diverse.yaml"
-STRUCTURES = {"fan_out": fan_out, "chain": chain, "stages": stages}
 
 
 def _shapes(pattern, seed: int, count: int) -> list:
@@ -34,16 +34,16 @@ def _depths(n: int, edges: list[tuple[int, int]]) -> list[int]:
     return depth
 
 
-@pytest.mark.parametrize("name", sorted(STRUCTURES))
+@pytest.mark.parametrize("name", STRUCTURES)
 def test_a_seed_gives_one_shape_and_seeds_differ(name) -> None:
-    pattern = STRUCTURES[name]
+    pattern = PATTERNS[name]
     assert _shapes(pattern, 5, 30) == _shapes(pattern, 5, 30)
     assert _shapes(pattern, 5, 30) != _shapes(pattern, 6, 30)
 
 
 def test_structure_roles_are_stage_roles() -> None:
-    for name, pattern in STRUCTURES.items():
-        roles = Counter(r for shape in _shapes(pattern, 0, 400) for r in shape[0])
+    for name in STRUCTURES:
+        roles = Counter(r for shape in _shapes(PATTERNS[name], 0, 400) for r in shape[0])
         assert set(roles) == set(STAGE_ROLES), name  # every stage role is drawn, and nothing else
         assert "act" not in roles  # act maps to three primitives: a stage of it would not be one type
 
@@ -91,7 +91,7 @@ def test_stages_are_single_role_layers_of_one_or_w_tasks_with_the_stated_links()
         assert all(layer == list(range(layer[0], layer[-1] + 1)) for layer in layers)  # stage by stage
         widths = {len(layer) for layer in layers}
         assert len(widths - {1}) == 1  # one parallel width W per workflow
-        for above, below in zip(layers, layers[1:], strict=False):
+        for above, below in pairwise(layers):
             assert len({roles[i] for i in below}) == 1  # a stage is one role
             assert all(parents[c] <= set(above) for c in below)  # links only to the stage above
             modes[_link_mode(above, below, parents)] += 1
@@ -160,4 +160,4 @@ def test_diverse_offered_load_is_rho_on_the_gpus() -> None:
         busy[int(c)] = float(load.sum() / span)
     gpu = [i for i, cls in enumerate(cluster.classes) if cls.name.startswith("gpu")]
     assert max(busy, key=busy.get) in gpu  # the GPUs stay the bottleneck with the structures
-    assert max(busy.values()) == pytest.approx(gen.rho, rel=0.08)  # 6000 workflows: ~2% noise, ~3% count bias
+    assert max(busy.values()) == pytest.approx(gen.rho, rel=0.05)  # seeds 11-13 give 0.715, 0.707, 0.708

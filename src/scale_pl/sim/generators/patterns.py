@@ -216,3 +216,4 @@ PATTERNS: dict[str, Callable[[np.random.Generator], Shape]] = {
     "chain": chain,
     "stages": stages,
 }
+STRUCTURES = ("fan_out", "chain", "stages")  # the scientific shapes; the other seven are agentic
