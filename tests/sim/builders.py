@@ -10,10 +10,12 @@ import torch
 from scale_pl.sim.batched.batch import WorkloadBatch
 from scale_pl.sim.batched.env import SchedulingEnv
 from scale_pl.sim.generators.generator import WorkloadGenerator
-from scale_pl.sim.generators.patterns import PATTERNS
+from scale_pl.sim.generators.patterns import PATTERNS, STRUCTURES
 from scale_pl.sim.system.catalogue import Catalogue, Primitive
 from scale_pl.sim.system.cluster import Cluster, ClusterSpec, Network, ServerClass
 from scale_pl.sim.system.workload import Workload
+
+AGENTIC = [p for p in PATTERNS if p not in STRUCTURES]
 
 
 @cache
@@ -48,8 +50,10 @@ def random_setup(seed: int) -> tuple[Workload, Cluster]:
     spec = ClusterSpec(classes, mix, network)
     n_servers = int(rng.integers(1, 65))
     cluster = spec.make(n_servers, catalogue)
+    # Half the setups mix the seven agentic patterns; the others take one pattern each, the three
+    # structures included. Mixing all ten adds half again as many tasks to every differential case.
     patterns = list(PATTERNS)
-    mix_p = {p: 1.0 for p in patterns} if rng.random() < 0.5 else {patterns[seed % len(patterns)]: 1.0}
+    mix_p = {p: 1.0 for p in AGENTIC} if rng.random() < 0.5 else {patterns[seed % len(patterns)]: 1.0}
     generator = WorkloadGenerator(
         catalogue,
         mix_p,

@@ -7,7 +7,7 @@ import pytest
 
 from scale_pl.errors import ScaleError
 from scale_pl.sim.generators.config import load_cluster_spec, load_generator
-from scale_pl.sim.generators.generator import WorkloadGenerator
+from scale_pl.sim.generators.generator import DEFAULT_ROLES, WorkloadGenerator
 from scale_pl.sim.generators.patterns import PATTERNS
 from scale_pl.sim.system.catalogue import Catalogue, Primitive
 from scale_pl.sim.system.cluster import Cluster, ClusterSpec, ServerClass
@@ -29,14 +29,26 @@ def test_one_seed_gives_one_workload_bit_for_bit(default) -> None:
     assert [f.arrival for f in a.workflows] != [f.arrival for f in c.workflows]
 
 
+SIZE_BOUNDS = {"fan_out": (6, 63), "chain": (10, 40), "stages": (4, 64)}  # the rest: 2..42
+
+
 def test_every_pattern_is_a_connected_dag_within_size() -> None:
     rng = np.random.default_rng(0)
     for name, pattern in PATTERNS.items():
+        low, high = SIZE_BOUNDS.get(name, (2, 42))
         for _ in range(200):
             roles, edges = pattern(rng)
-            assert 2 <= len(roles) <= 42, name
+            assert low <= len(roles) <= high, name
             assert all(p < c for p, c in edges), name  # built in topological order
+            assert len(set(edges)) == len(edges), name
             assert _weakly_connected(len(roles), edges), name
+
+
+def test_every_pattern_role_is_in_the_default_role_table() -> None:
+    rng = np.random.default_rng(1)
+    for name, pattern in PATTERNS.items():
+        roles = {r for _ in range(300) for r in pattern(rng)[0]}
+        assert roles <= set(DEFAULT_ROLES), (name, roles - set(DEFAULT_ROLES))
 
 
 def _weakly_connected(n: int, edges: list[tuple[int, int]]) -> bool:

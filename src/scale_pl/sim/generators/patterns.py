@@ -1,10 +1,15 @@
-"""Seeded generators of agentic workflow shapes.
+"""Seeded generators of workflow shapes: seven agentic patterns and three scientific structures.
 
 Each pattern returns task *roles* and edges; :class:`~scale_pl.sim.generators.generator.WorkloadGenerator`
 maps roles to primitives through the configurable role table, so a catalogue with other
 primitive names reuses the same shapes. Roles: ``plan`` (a short LLM call that decides),
 ``generate`` (a long LLM generation), ``act`` (a tool step: API call, retrieval or code),
 ``retrieve``, ``compute`` (code execution) and ``perceive`` (vision).
+
+The structures (``fan_out``, ``chain``, ``stages``) are the shapes of scientific workflows
+(WfCommons' families): wide fan-outs of one type, long chains, and stages whose tasks share one
+role. Their roles come from :data:`STAGE_ROLES`, every one of which maps to a single primitive
+in the shipped role tables, so a stage is single-type.
 """
 
 from __future__ import annotations
@@ -121,6 +126,84 @@ def random_layered(rng: np.random.Generator) -> Shape:
     return [*(roles[rng.integers(len(roles))] for _ in range(first)), "generate"], sorted(edges)
 
 
+# Roles a structural stage may take, and how often: code is the bulk of scientific pipelines
+# (every WfInstances program maps to code_exec or tool_api); LLM and vision stages are the
+# agentic batch jobs (a map over documents or pages). `act` is left out: it maps to three types.
+STAGE_ROLES = ("compute", "generate", "perceive", "retrieve", "plan")
+_STAGE_ROLE_P = (0.4, 0.25, 0.15, 0.1, 0.1)
+MAX_STAGE_TASKS = 64
+
+
+def _stage_role(rng: np.random.Generator) -> str:
+    return STAGE_ROLES[rng.choice(len(STAGE_ROLES), p=_STAGE_ROLE_P)]
+
+
+def _log_uniform_int(rng: np.random.Generator, low: int, high: int) -> int:
+    """An integer in [low, high], log-uniform: narrow widths common, wide ones rarer but present."""
+    return min(int(np.exp(rng.uniform(np.log(low), np.log(high + 1)))), high)
+
+
+def fan_out(rng: np.random.Generator) -> Shape:
+    """1-2 roots, 5-60 children of one role (log-uniform) that each depend on every root, then a
+    join (70%) or none (the children are the sinks).
+
+    Seismology-like (one split, a wide single-type fan-out, a merge) or bwa-like (two roots).
+    """
+    b = _Builder()
+    roots = [b.add(_stage_role(rng)) for _ in range(1 + int(rng.random() < 0.25))]
+    role = _stage_role(rng)
+    children = [b.add(role, roots) for _ in range(_log_uniform_int(rng, 5, 60))]
+    if rng.random() < 0.7:
+        b.add(_stage_role(rng), children)
+    return b.shape()
+
+
+def chain(rng: np.random.Generator) -> Shape:
+    """10-40 tasks in sequence: half keep one role throughout, the others draw each task's role."""
+    length = int(rng.integers(10, 41))
+    single = _stage_role(rng) if rng.random() < 0.5 else None
+    b = _Builder()
+    last: list[int] = []
+    for _ in range(length):
+        last = [b.add(single or _stage_role(rng), last)]
+    return b.shape()
+
+
+def stages(rng: np.random.Generator) -> Shape:
+    """A pipeline of 3-8 stages, each of one role, at most :data:`MAX_STAGE_TASKS` tasks.
+
+    A stage is one task (a split or a merge, 35%; 50% for the first) or W parallel tasks, W 2-16
+    fixed per workflow (at least one stage is parallel). Two parallel stages connect one-to-one
+    (per-sample chains, soykb-like, 50%), all-to-all (a shuffle, 25%, only for W <= 8: at most 64
+    edges between two stages) or else task i to tasks i and i+1 of the stage above
+    (montage's overlapping pairs); a one-task stage connects to every task of its neighbour.
+    Stages stop early rather than pass the task cap. A pipeline whose stages are all parallel and
+    linked one-to-one would be W separate chains: it ends in a one-task merge.
+    """
+    width = int(rng.integers(2, 17))
+    count = int(rng.integers(3, 9))
+    widths = [1 if rng.random() < (0.5 if i == 0 else 0.35) else width for i in range(count)]
+    if max(widths) == 1:
+        widths[count // 2] = width
+    b = _Builder()
+    above: list[int] = []
+    joined = False  # some stage of one task, or some link other than one-to-one, joins the chains
+    for w in widths:
+        if len(b.roles) + w > MAX_STAGE_TASKS - (not joined):  # keep room for the merge
+            break
+        role, mode = _stage_role(rng), rng.random()
+        if len(above) == w > 1 and mode < 0.5:
+            parents = [[p] for p in above]
+        elif len(above) == w > 1 and (mode >= 0.75 or w > 8):
+            parents, joined = [[above[i], above[(i + 1) % w]] for i in range(w)], True
+        else:
+            parents, joined = [above] * w, joined or w == 1 or bool(above)
+        above = [b.add(role, ps) for ps in parents]
+    if not joined:
+        b.add(_stage_role(rng), above)
+    return b.shape()
+
+
 PATTERNS: dict[str, Callable[[np.random.Generator], Shape]] = {
     "react": react,
     "plan_execute": plan_execute,
@@ -129,4 +212,8 @@ PATTERNS: dict[str, Callable[[np.random.Generator], Shape]] = {
     "rag": rag,
     "tree_of_thought": tree_of_thought,
     "random_layered": random_layered,
+    "fan_out": fan_out,
+    "chain": chain,
+    "stages": stages,
 }
+STRUCTURES = ("fan_out", "chain", "stages")  # the scientific shapes; the other seven are agentic
