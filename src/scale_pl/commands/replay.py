@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get(TOKEN_ENV) or None
     with PlacementClient(args.url, token=token, retry_for=args.retry_for) as client:
         try:
-            schedule = Replay(workload, cluster, client, args.run_id).run().to_dict()
+            schedule = Replay(workload, cluster, client, args.run_id).run()
         except ServiceError as exc:
             raise ScaleError(f"{args.url}: {exc}") from None
         except httpx.HTTPError as exc:

@@ -184,7 +184,7 @@ def schedule_json(workload: Workload, cluster: Cluster, run: Run) -> dict[str, A
         return sched
     response = [c - f.arrival for c, f in zip(completion, workload.workflows, strict=True)]
     result = ReferenceResult(run.server, run.ready, run.start, run.finish, completion, response, [], [])
-    m = ReferenceSimulator(workload, cluster).metrics(result)
+    m = {k: float(v) for k, v in ReferenceSimulator(workload, cluster).metrics(result).items()}
     sched["metrics"] = {
         "avg_response_time": m["art"], "p95_response_time": m["p95"], "p99_response_time": m["p99"],
         "mean_slowdown": m["slowdown"], "utilisation": m["utilisation"], "lower_bound": m["lower_bound"],
