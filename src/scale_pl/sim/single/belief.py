@@ -67,27 +67,31 @@ def server_belief(tasks: list[QueuedTask], slots: int, now: float) -> tuple[list
     for every ``t`` in ``[now, until]``, and the queue counts hold over the same interval.
     """
     kept: list[QueuedTask] = []
-    values: list[tuple[float, int]] = []
+    ends: list[float] = []  # believed ends of the running tasks still ahead of now
     queued: list[QueuedTask] = []
-    until = INF
+    until, overran = INF, 0
     for p in tasks:
-        started = p.placed < now and p.start <= now
-        if started and p.finish <= now:
-            continue
-        kept.append(p)
-        if not started:
+        if p.placed < now and p.start <= now:
+            if p.finish <= now:
+                continue
+            end = p.start + p.duration
+            if end > now:
+                ends.append(end)
+            else:  # overran its expected end: believed to end now
+                overran += 1
+        else:
             queued.append(p)
             if p.start <= now:  # started at its placement instant: running as soon as the clock moves
                 until = now
-            continue
-        end = p.start + p.duration
-        if end > now:
-            values.append((end, 0))
-            until = min(until, end)
-        else:  # overran its expected end: believed to end now
-            values.append((0.0, 1))
-    running = len(values)
-    values += [(0.0, 1)] * (slots - running)  # idle slots are free now
+        kept.append(p)
+    running = len(ends) + overran
+    if not queued:  # the earliest slot: now if one is idle or overran, else the first believed end
+        if running < slots or overran:
+            return kept, (0.0, 1.0, until, 0.0, float(running))
+        return kept, (min(ends), 0.0, min(ends), 0.0, float(running))
+    if ends:  # a believed end turns into "now" once the clock passes it
+        until = min(until, min(ends))
+    values = [(e, 0) for e in ends] + [(0.0, 1)] * (overran + max(slots - running, 0))
     for p in queued:  # FIFO: each takes the slot believed to free first
         i, valid = _pick_min(values, now)
         until = min(until, valid)

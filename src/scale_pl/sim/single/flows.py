@@ -44,6 +44,8 @@ class FlowState:
     bottom: np.ndarray
     static: np.ndarray
     edges: torch.Tensor  # [1, E, 2] long
+    node_mask: torch.Tensor = field(init=False)  # [1, M] all True
+    edge_mask: torch.Tensor = field(init=False)  # [1, E] all True
     server: np.ndarray = field(init=False)
     ready: np.ndarray = field(init=False)
     placed_at: np.ndarray = field(init=False)
@@ -58,6 +60,8 @@ class FlowState:
 
     def __post_init__(self) -> None:
         m = self.flow.num_tasks
+        self.node_mask = torch.ones(1, m, dtype=torch.bool)
+        self.edge_mask = torch.ones(1, self.edges.shape[1], dtype=torch.bool)
         self.server = np.full(m, -1, dtype=np.int64)
         self.ready, self.placed_at, self.start, self.finish = (np.full(m, INF) for _ in range(4))
         self.num_parents = np.array([len(p) for p in self.parents], dtype=np.int64)

@@ -8,6 +8,8 @@ oracle the differential tests hold this to), then handed to the policy as tensor
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -48,7 +50,8 @@ class ClusterArrays:
         self.speed_row = [torch.from_numpy(s).view(1, -1) for s in self.speed]
         self.slots = cluster.slots.astype(np.float64)
         self.server_class = cluster.server_class
-        self.class_size = np.bincount(cluster.server_class, minlength=self.num_classes).astype(np.float64)
+        size = np.bincount(cluster.server_class, minlength=self.num_classes)
+        self.class_divisor = np.maximum(size, 1).astype(np.float64)  # a class without servers has backlog 0
         c = self.num_classes
         self.server_template = []  # per type: the constant columns (class one-hot, speed, log1p(slots))
         for k in range(self.num_types):
@@ -102,32 +105,37 @@ def observation(
     est[c.infeasible[k]] = np.inf
     backlog = np.maximum(free - now, 0.0)
     bottom = float(fs.bottom[t])
+    levels = torch.from_numpy(np.array([bottom, fs.slack(t)]))
     raw = {
-        "current": torch.tensor([t]), "mask": c.mask[k], "est_finish": torch.from_numpy(est).view(1, -1),
-        "backlog": torch.from_numpy(backlog).view(1, -1), "speed": c.speed_row[k],
-        "transfer": torch.from_numpy(transfer).view(1, -1), "bottom_level": torch.tensor([bottom], dtype=torch.float64),
-        "slack": torch.tensor([fs.slack(t)], dtype=torch.float64), "done": _NOT_DONE,
+        "current": torch.from_numpy(np.array([t])), "mask": c.mask[k], "est_finish": _row(est),
+        "backlog": _row(backlog), "speed": c.speed_row[k], "transfer": _row(transfer), "bottom_level": levels[:1],
+        "slack": levels[1:], "done": _NOT_DONE,
     }  # fmt: skip
     if not features:
         return Observation(**_RAW_ONLY, **raw)
     task = np.zeros(c.num_types + 5, dtype=np.float32)
     task[k] = 1.0
+    ts = c.time_scale
     task[c.num_types :] = [
-        c.log_t(work), c.log_t(bottom), np.log1p(len(fs.children[t])), c.log_t(now - fs.flow.arrival),
-        c.log_t(fs.undecided_work),
+        math.log1p(work / ts), math.log1p(bottom / ts), math.log1p(len(fs.children[t])),
+        math.log1p(max(now - fs.flow.arrival, 0.0) / ts), math.log1p(max(fs.undecided_work, 0.0) / ts),
     ]  # fmt: skip
     nodes = np.concatenate([fs.static, fs.node_states(t, now)], axis=1)
-    m, e = fs.flow.num_tasks, fs.edges.shape[1]
     return Observation(
-        task=torch.from_numpy(task).view(1, -1),
-        nodes=torch.from_numpy(nodes).unsqueeze(0),
-        node_mask=torch.ones(1, m, dtype=torch.bool),
+        task=_row(task),
+        nodes=_row(nodes),
+        node_mask=fs.node_mask,
         edges=fs.edges,
-        edge_mask=torch.ones(1, e, dtype=torch.bool),
-        servers=torch.from_numpy(server_features(c, k, est, backlog, transfer, queued, running)).unsqueeze(0),
-        system=torch.from_numpy(system_features(c, now, backlog, arrivals)).view(1, -1),
+        edge_mask=fs.edge_mask,
+        servers=_row(server_features(c, k, est, backlog, transfer, queued, running)),
+        system=_row(system_features(c, now, backlog, arrivals)),
         **raw,
     )
+
+
+def _row(x: np.ndarray) -> torch.Tensor:
+    """``x`` as a batch of one, sharing its memory."""
+    return torch.from_numpy(x[None])
 
 
 def server_features(
@@ -158,7 +166,7 @@ def system_features(c: ClusterArrays, now: float, backlog: np.ndarray, arrivals:
     """``[C + 2]`` float32: workflows in the system per server, their mean age, each class's mean backlog."""
     inside = len(arrivals)
     age = sum(now - a for a in arrivals) / max(inside, 1)
-    per_class = np.bincount(c.server_class, weights=backlog, minlength=c.num_classes)
-    members = c.class_size > 0
-    per_class[members] = c.log_t(per_class[members] / c.class_size[members])
-    return np.array([inside / c.num_servers, c.log_t(age), *per_class], dtype=np.float32)
+    out = np.empty(c.num_classes + 2, dtype=np.float32)
+    out[0], out[1] = inside / c.num_servers, math.log1p(max(age, 0.0) / c.time_scale)
+    out[2:] = c.log_t(np.bincount(c.server_class, weights=backlog, minlength=c.num_classes) / c.class_divisor)
+    return out

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from scale_pl.sim.reference.execution import ServerSlots
 from scale_pl.sim.reference.simulator import ReferenceResult, ReferenceSimulator
@@ -88,11 +89,25 @@ def run_workload(
 ) -> Run:
     """Schedule ``workload`` on ``cluster`` with ``policy``; returns the run and its schedule JSON.
 
+    One torch thread: every decision is a batch of one, where threads only add synchronisation.
+
     Args:
         features: False for a policy that reads only the raw observation fields (heuristics).
         cap: stop (censor) at the first decision where the certain lower bound on the ART
             exceeds it; None: never.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(workload, cluster, policy, information, features, time_scale, cap)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(
+    workload: Workload, cluster: Cluster, policy: Policy, information: str, features: bool, time_scale: float,
+    cap: float | None,
+) -> Run:  # fmt: skip
     cluster.check_runnable(workload.used_types())
     if hasattr(policy, "reset"):
         policy.reset(1)
@@ -101,7 +116,8 @@ def run_workload(
     latency = [p.latency for p in workload.catalogue.primitives]
     slots = ServerSlots(cluster.slots)
     actual = np.zeros(cluster.num_servers) if information == "exact_queue" else None
-    run = Run(*([[v] * f.num_tasks for f in flows] for v in (-1, math.nan, math.nan, math.nan)), 0, cap=cap)
+    shape = [f.num_tasks for f in flows]
+    run = Run([[-1] * m for m in shape], *([[math.nan] * m for m in shape] for _ in range(3)), 0, cap=cap)
     bound = ArtBound(workload) if cap is not None else None
     states = []
     events: list[tuple[float, int, int, int, int]] = []  # (time, kind, seq, workflow, task)
