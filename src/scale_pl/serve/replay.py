@@ -137,7 +137,7 @@ class Replay:
         mine = list(zip(self.names, self.cluster.slots.tolist(), strict=True))
         if servers != mine:
             raise ScaleError(
-                f"the service at {self.client.http.base_url} runs another cluster ({len(servers)} servers)"
+                f"the service at {self.client.url} runs another cluster ({len(servers)} servers)"
             )
         unknown = sorted(set(self.workload.catalogue.names) - set(info.get("catalogue", [])))
         if unknown:
