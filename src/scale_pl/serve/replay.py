@@ -136,9 +136,7 @@ class Replay:
         servers = [(s["id"], s["slots"]) for s in info.get("servers", [])]
         mine = list(zip(self.names, self.cluster.slots.tolist(), strict=True))
         if servers != mine:
-            raise ScaleError(
-                f"the service at {self.client.url} runs another cluster ({len(servers)} servers)"
-            )
+            raise ScaleError(f"the service at {self.client.url} runs another cluster ({len(servers)} servers)")
         unknown = sorted(set(self.workload.catalogue.names) - set(info.get("catalogue", [])))
         if unknown:
             raise ScaleError(f"the service does not know the task type {unknown[0]!r}")
