@@ -39,6 +39,19 @@ class OneShot(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         OneShot.seen.append(self.path)
+        if self.path == "/v1/chunked":  # the body in chunks, with a chunk extension and a trailer
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b'5;x=1\r\n{"a":\r\n3\r\n[1]\r\n1\r\n}\r\n0\r\nX-Trailer: y\r\n\r\n')
+            self.close_connection = True
+            return
+        if self.path == "/v1/unsized":  # no length at all: the body runs to the end of the connection
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"b": 2}')
+            self.close_connection = True
+            return
         status, body = 200, {"status": "ok", "placements": []}
         if self.path == "/v1/bad":
             status, body = 422, {"error": "invalid", "message": "events[0]: nope"}
@@ -81,6 +94,14 @@ def test_a_closed_kept_alive_connection_is_replaced_without_a_retry(one_shot):
         assert client.health() == {"status": "ok", "placements": []}
         assert client.retries == 0
     assert OneShot.seen == ["/v1/events"] * 3 + ["/v1/health"]
+
+
+def test_chunked_and_unsized_bodies(one_shot):
+    with PlacementClient(one_shot) as client:
+        assert client._call("GET", "/v1/chunked") == {"a": [1]}
+        assert client._call("GET", "/v1/unsized") == {"b": 2}
+        assert client.connection is None  # an unsized body ends the connection
+        assert client.health()["status"] == "ok"
 
 
 def test_503_is_retried_and_4xx_is_an_error(one_shot):
