@@ -165,7 +165,7 @@ class LeanGreedy:
             allowed = np.ones_like(allowed)
         rows = np.flatnonzero(allowed)  # only allowed servers are attended to or scored
         w1, b1, w2, b2 = self.server_mlp
-        s = torch.addmm(b2, torch.addmm(b1, obs.servers[0][torch.from_numpy(rows)], w1).relu_(), w2)  # [A, D]
+        s = torch.addmm(b2, torch.addmm(b1, torch.from_numpy(obs.servers[0].numpy()[rows]), w1).relu_(), w2)  # [A, D]
         z = self._attend(query, s)
         w, b = self.pointer_query
         q = np.concatenate([query, z]) @ w + b
