@@ -134,7 +134,7 @@ class LeanGreedy:
         self.greedy.reset(batch_size)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
-        return torch.tensor([int(np.argmax(self.logits(obs)))])
+        return torch.from_numpy(np.argmax(self.logits(obs), keepdims=True))
 
     def task_embedding(self, obs: Observation) -> np.ndarray:
         """``[D]`` the task's embedding in the context of its workflow (``SCALEPolicy.embed_task``)."""

@@ -94,18 +94,28 @@ class Scheduler:
         """Drop a completed workflow (no observation reads it once it has left the system)."""
         del self.flows[fs.index]
 
-    def observe(self, fs: FlowState, t: int, now: float, actual_free: np.ndarray | None = None) -> Observation:
+    def observe(
+        self,
+        fs: FlowState,
+        t: int,
+        now: float,
+        actual_free: np.ndarray | None = None,
+        transfer: np.ndarray | None = None,
+    ) -> Observation:
         """The observation of placing ready task ``t`` of ``fs`` at ``now``.
 
-        ``actual_free`` (``[N]`` each server's actual earliest free slot) only under ``exact_queue``.
+        ``actual_free`` (``[N]`` each server's actual earliest free slot) only under ``exact_queue``;
+        ``transfer`` (``[N]``) if the caller has it already.
         """
         beliefs = self.beliefs
         free = beliefs.free(now)
         if self.information == "exact_queue":
             free = actual_free
+        if transfer is None:
+            transfer = transfer_row(self.arrays, fs, t)
         return observation(
-            self.arrays, fs, t, now, free, beliefs.queued, beliefs.running, transfer_row(self.arrays, fs, t),
-            list(self.inside.values()), self.features,
+            self.arrays, fs, t, now, free, beliefs.queued, beliefs.running, transfer, list(self.inside.values()),
+            self.features,
         )  # fmt: skip
 
     def decide(
@@ -115,11 +125,11 @@ class Scheduler:
 
         Returns (server, transfer delay there); raises ValueError if that server cannot run it.
         """
-        obs = self.observe(fs, t, now, actual_free)
-        n = int(policy(obs)[0])
+        transfer = transfer_row(self.arrays, fs, t)
+        n = int(policy(self.observe(fs, t, now, actual_free, transfer))[0])
         if not 0 <= n < self.arrays.num_servers or not self.arrays.feasible[n, int(fs.flow.types[t])]:
             raise ValueError(f"server {n} cannot run task {fs.flow.task_ids[t]!r} of workflow {fs.flow.id!r}")
-        return n, float(obs.transfer[0, n])
+        return n, float(transfer[n])
 
     def place(self, fs: FlowState, t: int, n: int, now: float, transfer: float) -> QueuedTask:
         """Record that task ``t`` of ``fs`` was placed on server ``n`` at ``now``."""
