@@ -173,12 +173,15 @@ class LeanGreedy:
             keys = torch.addmm(torch.from_numpy(self.pointer_bias), s, torch.from_numpy(self.pointer_key)).numpy()
             keys /= np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
             scores = keys @ (q / max(float(np.linalg.norm(q)), 1e-12))
-        else:  # q . (S W_k + b_k) = S (W_k q) + b_k . q
-            scores = (s @ torch.from_numpy(self.pointer_key @ q)).numpy()
-            scores = (scores + float(self.pointer_bias @ q)) / math.sqrt(self.embed)
+        else:  # q . (S W_k + b_k) / sqrt(D) = S (W_k q / sqrt(D)) + b_k . q / sqrt(D)
+            root = math.sqrt(self.embed)
+            scores = (s @ torch.from_numpy(self.pointer_key @ q / root)).numpy()
+            if self.normalize == "none":  # centred scores do not see the constant
+                scores += float(self.pointer_bias @ q) / root
         if self.normalize != "none":
-            scores -= scores.mean()
-        scores *= self.scale
+            scores -= scores.sum() / len(scores)
+        if self.scale != 1.0:
+            scores *= self.scale
         if self.tanh_clip > 0:
             scores = self.tanh_clip * np.tanh(scores)
         logits = np.full(len(allowed), 0.0 if free else -np.inf, dtype=np.float32)
@@ -192,12 +195,9 @@ class LeanGreedy:
         w, b = self.attn_query
         q = (query @ w + b).reshape(self.heads, -1)  # [H, D/H]
         # scores[n, h] = q_h . (S W_k + b_k)[n, h]; the b_k term is the same for every server: the softmax drops it
-        folded = (self.key * q).sum(axis=2)  # [D, H]
-        scores = (s @ torch.from_numpy(folded)).numpy() / math.sqrt(q.shape[1])  # [A, H]
-        scores -= scores.max(axis=0)
-        weights = np.exp(scores)
-        weights /= weights.sum(axis=0)
-        pooled = (torch.from_numpy(np.ascontiguousarray(weights.T)) @ s).numpy()  # [H, D]: weighted mean per head
+        folded = (self.key * (q / math.sqrt(q.shape[1]))).sum(axis=2)  # [D, H]
+        weights = torch.softmax(s @ torch.from_numpy(folded), dim=0)  # [A, H]
+        pooled = (weights.T @ s).numpy()  # [H, D]: the attention-weighted mean server embedding per head
         out = np.einsum("hd,dhk->hk", pooled, self.value).reshape(-1) + self.value_bias
         if self.aggregate == "sum":
             out *= float(len(s))
