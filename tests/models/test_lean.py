@@ -107,3 +107,32 @@ def test_what_it_does_not_cover_keeps_the_module():
     assert isinstance(lean, LeanGreedy) and features
     heuristic = make_heuristic("rank_eft")
     assert one_environment_policy(heuristic) == (heuristic, False)  # raw fields only
+
+
+class FixedPrior(torch.nn.Module):
+    """A prior that favours the last servers: ``0.5 x index`` where allowed, 0 elsewhere."""
+
+    def forward(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
+        return torch.where(allowed, 0.5 * torch.arange(allowed.shape[1], dtype=torch.float32), 0.0)
+
+
+def test_a_policy_s_prior_and_greedy_rule_are_used_where_it_has_them(observations, monkeypatch):
+    """An anchored pointer (a ``prior`` module on the policy) and a policy's own greedy rule."""
+    torch.manual_seed(3)
+    greedy = GreedyPolicy(build_policy(6, 4))
+    obs = observations[7]
+    plain = LeanGreedy(greedy).logits(obs)
+    greedy.policy.prior = FixedPrior()
+    assert LeanGreedy.covers(greedy)
+    anchored = LeanGreedy(greedy)
+    added = anchored.logits(obs) - plain
+    allowed = obs.mask[0].numpy()
+    np.testing.assert_allclose(added[allowed], 0.5 * np.flatnonzero(allowed), rtol=1e-5)
+    calls = []
+
+    def lowest_believed_finish(self, obs, logits):
+        calls.append(logits.shape)
+        return obs.est_finish.argmin(-1)
+
+    monkeypatch.setattr(type(greedy.policy), "greedy", lowest_believed_finish, raising=False)
+    assert int(anchored(obs)[0]) == int(obs.est_finish.argmin()) and calls == [(1, obs.mask.shape[1])]

@@ -6,9 +6,11 @@ batch of one, the module's forward is bound by the number of small tensor operat
 weights in about 30 numpy operations, without the critic (a greedy choice does not need the
 value), and with the attention and pointer keys folded into the query: the server embeddings
 ``S`` are only ever multiplied by a few vectors, so ``S @ (W_k q)`` replaces ``(S @ W_k) q``.
-Those two differ only by float rounding (a test holds the logits to the module's within 1e-4);
-the greedy choice is the highest logit, the lowest server index among exact ties, as
-:class:`~scale_pl.models.policy.GreedyPolicy` chooses.
+Those two differ only by float rounding (a test holds the logits to the module's within 1e-4).
+The choice is the policy's own greedy rule where it has one (``SCALEPolicy.greedy(obs, logits)``,
+its tie-breaking included), else the highest logit and the lowest index among exact ties, as
+:class:`~scale_pl.models.policy.GreedyPolicy` chooses; a heuristic ``prior`` on the policy, where
+there is one, is added to the logits by calling it.
 
 It covers the configurations it knows (every encoder but the graph transformer and GATv2 is a
 different layer; today: GIN and the MLP encoder, no normalisation between layers, ReLU). For any
@@ -75,11 +77,16 @@ class LeanGreedy:
         - output: ``[1]`` long, the chosen server
     """
 
-    #: the attributes of the modules it knows, so that a configuration it does not know (a new option) is left alone
+    #: the plain attributes of the modules it knows, so that a configuration it does not know (a new
+    #: option) is left to the module; those of READ may be there or not (an optional prior is added
+    #: to the logits and the choice is the policy's own ``greedy`` where the policy has them)
     KNOWN: ClassVar[dict[type, set[str]]] = {
         SCALEPolicy: {"training", "task_dim", "server_dim", "embed_dim", "system_dim"},
         CrossAttentionPointer: {"training", "embed_dim", "num_heads", "tanh_clip", "normalize", "aggregate"},
-        GreedyPolicy: {"policy", "record_features", "features"},
+    }
+    READ: ClassVar[dict[type, set[str]]] = {
+        SCALEPolicy: {"prior", "tie_tolerance"},
+        CrossAttentionPointer: {"log_scale"},
     }
 
     @classmethod
@@ -88,11 +95,9 @@ class LeanGreedy:
         if type(policy) is not GreedyPolicy or policy.record_features or type(policy.policy) is not SCALEPolicy:
             return False
         p = policy.policy
-        if any(
-            _public(m) - {"log_scale"} != cls.KNOWN[type(m)] for m in (policy, p, p.decoder) if type(m) in cls.KNOWN
-        ):
-            return False
         if type(p.decoder) is not CrossAttentionPointer:
+            return False
+        if any(_public(m) - cls.READ[type(m)] != cls.KNOWN[type(m)] for m in (p, p.decoder)):
             return False
         encoder = p.dag_encoder
         if type(encoder) not in (GINEncoder, MLPEncoder) or encoder.norm_name is not None:
@@ -134,7 +139,12 @@ class LeanGreedy:
         self.greedy.reset(batch_size)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
-        return torch.from_numpy(np.argmax(self.logits(obs), keepdims=True))
+        logits = self.logits(obs)
+        choose = getattr(self.greedy.policy, "greedy", None)  # a policy with its own tie rule applies it
+        if choose is None:
+            return torch.from_numpy(np.argmax(logits, keepdims=True))
+        with torch.no_grad():
+            return choose(obs, torch.from_numpy(logits)[None])
 
     def task_embedding(self, obs: Observation) -> np.ndarray:
         """``[D]`` the task's embedding in the context of its workflow (``SCALEPolicy.embed_task``)."""
@@ -187,6 +197,10 @@ class LeanGreedy:
         logits = np.full(len(allowed), 0.0 if free else -np.inf, dtype=np.float32)
         if not free:
             logits[rows] = scores
+        prior = getattr(self.greedy.policy, "prior", None)  # an anchored pointer: a heuristic score added
+        if prior is not None:
+            with torch.no_grad():
+                logits += prior(obs, self.greedy.policy.allowed_servers(obs))[0].numpy()
         return logits
 
     def _attend(self, query: np.ndarray, s: torch.Tensor) -> np.ndarray:
