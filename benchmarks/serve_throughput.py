@@ -102,6 +102,8 @@ def measure(name: str, n: int, workflows: int, seed: int, folder: Path, with_sta
         "request_p99_ms": round(float(np.percentile(lat, 99)), 3),
         "decision_p50_ms": round(server["decision_latency_ms"]["p50"], 3),
         "decision_p99_ms": round(server["decision_latency_ms"]["p99"], 3),
+        "handled_p50_ms": round(server["request_latency_ms"]["p50"], 3),
+        "load": round(os.getloadavg()[0], 2),
     }  # fmt: skip
 
 
@@ -123,6 +125,7 @@ def main() -> None:
                     f"{r['policy']:>10} N={r['servers']:<3} {r['state']:>6}: {r['placements_per_s']:7.1f} placements/s"
                     f"  request p50 {r['request_p50_ms']:6.2f} ms  p99 {r['request_p99_ms']:6.2f} ms"
                     f"  decision p50 {r['decision_p50_ms']:5.2f} ms  p99 {r['decision_p99_ms']:5.2f} ms"
+                    f"  in service p50 {r['handled_p50_ms']:5.2f} ms  load {r['load']:.1f}"
                     f"  ({r['placements']} placements, {r['requests']} requests, {r['seconds']} s)",
                     flush=True,
                 )

@@ -10,8 +10,8 @@ from scale_pl.__main__ import main
 from scale_pl.baselines import make_heuristic
 from scale_pl.io.cluster_file import load_cluster
 from scale_pl.io.workload_file import read_workload_file
-from scale_pl.sim.batched.rollout import simulate
 from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator
+from scale_pl.sim.single.run import run_workload
 from tests.io.validate_schedule import validate_schedule
 
 
@@ -38,10 +38,11 @@ def test_round_trip_schedules_bit_for_bit(generated, tmp_path, capsys, policy):
     """generate -> files -> schedule == scheduling the generated workload in memory."""
     generator = load_generator(num_workflows=K, rho=0.9)
     cluster = load_cluster_spec().make(N, generator.catalogue)
-    expected = simulate(generator.generate(cluster, SEED), cluster, make_heuristic(policy, seed=2)).to_dict()
+    workload = generator.generate(cluster, SEED)
+    expected = run_workload(workload, cluster, make_heuristic(policy, seed=2), features=False).schedule
     out = tmp_path / "s.json"
     rc, _, err = cli(capsys, "schedule", "--workload", generated / "w.json", "--cluster", generated / "c.yaml",
-                          "--policy", policy, "--seed", 2, "--out", out)  # fmt: skip
+                          "--policy", policy, "--seed", 2, "--cap", "none", "--out", out)  # fmt: skip
     assert rc == 0, err
     got = json.loads(out.read_text())
     assert got == expected  # every task's server, ready, start, finish; workflows; servers; metrics

@@ -176,3 +176,64 @@ def test_real_cli_process(tmp_path):
     assert [t["task"] for t in sched["tasks"]] == ["a", "b"]
     assert set(sched["metrics"]) >= {"avg_response_time", "p95_response_time", "makespan"}
     assert (tmp_path / "g.png").read_bytes()[:8] == PNG_MAGIC
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory) -> tuple[Path, Path]:
+    """A generated workload that keeps an 8-server cluster busy (rho 0.9), and the cluster, as files."""
+    folder = tmp_path_factory.mktemp("busy")
+    rc = main(["generate", "--out", str(folder / "w.json"), "--servers", "8", "--seed", "1", "--num-workflows", "40",
+               "--rho", "0.9", "--cluster-out", str(folder / "c.yaml")])  # fmt: skip
+    assert rc == 0
+    return folder / "w.json", folder / "c.yaml"
+
+
+def _eft_art(workload: Path, cluster: Path, tmp_path: Path, capsys) -> float:
+    rc, _, err = cli(capsys, "schedule", "--workload", workload, "--cluster", cluster, "--policy", "eft",
+                     "--cap", "none", "--out", tmp_path / "eft.json")  # fmt: skip
+    assert rc == 0, err
+    metrics = json.loads((tmp_path / "eft.json").read_text())["metrics"]
+    assert "censored" not in metrics and "cap" not in metrics  # no cap, no censoring keys
+    return metrics["avg_response_time"]
+
+
+def test_the_cap_censors_a_run_certain_to_end_above_it(busy, tmp_path, capsys):
+    workload, cluster = busy
+    art = _eft_art(workload, cluster, tmp_path, capsys)
+    out, gantt = tmp_path / "s.json", tmp_path / "g.png"
+    rc, stdout, err = cli(capsys, "schedule", "--workload", workload, "--cluster", cluster, "--policy", "round_robin",
+                          "--cap", "0.8", "--out", out, "--gantt", gantt)  # fmt: skip
+    assert rc == 0, err
+    assert stdout.startswith("censored: the ART is certain to exceed 0.8 x EFT") and stdout.count("\n") == 2
+    sched = json.loads(out.read_text())
+    m = sched["metrics"]
+    assert m["censored"] is True and m["cap"] == pytest.approx(0.8 * art, rel=1e-12) and m["art_lower_bound"] > m["cap"]
+    assert "avg_response_time" not in m  # a censored run never reports an ART below the cap
+    total = sum(len(f["tasks"]) for f in json.loads(workload.read_text())["workflows"])
+    assert 0 < len(sched["tasks"]) == m["placed_tasks"] < total
+    assert any(w["completion"] is None for w in sched["workflows"])
+    assert all(t["start"] >= t["ready"] and t["finish"] > t["start"] for t in sched["tasks"])
+    assert gantt.read_bytes()[:8] == PNG_MAGIC  # the partial schedule still draws
+
+
+def test_eft_is_never_censored_by_a_cap_of_one(busy, tmp_path, capsys):
+    workload, cluster = busy
+    art = _eft_art(workload, cluster, tmp_path, capsys)
+    out = tmp_path / "s.json"
+    rc, _, err = cli(capsys, "schedule", "--workload", workload, "--cluster", cluster, "--policy", "eft",
+                     "--cap", "1", "--out", out)  # fmt: skip
+    assert rc == 0, err
+    m = json.loads(out.read_text())["metrics"]
+    assert (m["censored"], m["cap"], m["avg_response_time"]) == (False, art, art)
+    validate_schedule(workload, cluster, out)
+
+
+@pytest.mark.parametrize("cap", ["-1", "many", "inf", "nan"])
+def test_a_bad_cap_is_refused(busy, tmp_path, capsys, cap):
+    workload, cluster = busy
+    with pytest.raises(SystemExit) as stop:
+        main(["schedule", "--workload", str(workload), "--cluster", str(cluster), "--policy", "eft", "--cap", cap,
+              "--out", str(tmp_path / "s.json")])  # fmt: skip
+    assert stop.value.code == 2
+    assert "argument --cap: expected a factor >= 0 or 'none'" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()

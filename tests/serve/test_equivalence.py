@@ -37,7 +37,7 @@ def test_replay_equals_schedule_on_a_generated_workload(policy, setup16, tmp_pat
     workload = load_workload([workload_path])
     cluster = load_cluster(cluster_path, workload.catalogue)
     with served(cluster_path, policy) as client:
-        replayed = Replay(workload, cluster, client).run().to_dict()
+        replayed = Replay(workload, cluster, client).run()
         metrics = client.metrics()
     same_schedule(replayed, offline([workload_path], cluster_path, policy, tmp_path, capsys))
     assert metrics["decisions"] == workload.num_tasks
@@ -49,7 +49,7 @@ def test_replay_equals_schedule_at_64_servers_with_the_checkpoint(tmp_path, caps
     workload_path, cluster_path = write_setup(tmp_path / "in", 64, 5, 12)
     workload = load_workload([workload_path])
     with served(cluster_path, str(CHECKPOINT)) as client:
-        replayed = Replay(workload, load_cluster(cluster_path, workload.catalogue), client).run().to_dict()
+        replayed = Replay(workload, load_cluster(cluster_path, workload.catalogue), client).run()
     same_schedule(replayed, offline([workload_path], cluster_path, str(CHECKPOINT), tmp_path, capsys))
 
 
@@ -62,7 +62,7 @@ def test_replay_equals_schedule_on_wfinstances_traces(policy, tmp_path, capsys):
     workload = load_workload(traces)
     assert len({f.arrival for f in workload.workflows}) == 1
     with served(cluster_path, policy) as client:
-        replayed = Replay(workload, load_cluster(cluster_path, workload.catalogue), client).run().to_dict()
+        replayed = Replay(workload, load_cluster(cluster_path, workload.catalogue), client).run()
     same_schedule(replayed, offline(traces, cluster_path, policy, tmp_path, capsys))
 
 

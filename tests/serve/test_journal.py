@@ -35,7 +35,7 @@ def test_sigkill_mid_replay_then_restart_loses_nothing(setup16, tmp_path):
     workload = load_workload([workload_path])
     cluster = load_cluster(cluster_path, workload.catalogue)
     with served(cluster_path) as client:
-        uninterrupted = Replay(workload, cluster, client).run().to_dict()
+        uninterrupted = Replay(workload, cluster, client).run()
 
     state, port = tmp_path / "state.db", str(free_port())
     argv = ("--cluster", str(cluster_path), "--policy", "rank_eft", "--state", str(state), "--port", port)
@@ -43,7 +43,7 @@ def test_sigkill_mid_replay_then_restart_loses_nothing(setup16, tmp_path):
     outcome: dict = {}
     with PlacementClient(url, retry_for=60) as client:
         replay = Replay(workload, cluster, client)
-        thread = threading.Thread(target=lambda: outcome.update(schedule=replay.run().to_dict()), daemon=True)
+        thread = threading.Thread(target=lambda: outcome.update(schedule=replay.run()), daemon=True)
         thread.start()
         while replay.requests < 120 and thread.is_alive():
             time.sleep(0.005)
@@ -72,7 +72,7 @@ def test_a_restart_rebuilds_the_same_state(setup16, tmp_path):
     cluster = load_cluster(cluster_path, workload.catalogue)
     state = tmp_path / "state.db"
     with served(cluster_path, state=state) as client:
-        first = Replay(workload, cluster, client).run().to_dict()
+        first = Replay(workload, cluster, client).run()
         before = client.metrics()
         flows = [client.workflow(f.id) for f in workload.workflows]
     restarted = build_service(cluster_path, "rank_eft", state=state)
@@ -83,7 +83,7 @@ def test_a_restart_rebuilds_the_same_state(setup16, tmp_path):
     assert [restarted.workflow(f.id) for f in workload.workflows] == flows
     # A replay started again from scratch (same idempotency keys) gets the first answers again.
     with served(cluster_path, state=state) as client:
-        again = Replay(workload, cluster, client).run().to_dict()
+        again = Replay(workload, cluster, client).run()
         assert client.metrics()["decisions"] == workload.num_tasks
     assert json.dumps(again) == json.dumps(first)
 

@@ -20,6 +20,7 @@ from scale_pl.sim.batched.batch import WorkloadBatch
 from scale_pl.sim.batched.env import INFORMATION_MODES, SchedulingEnv
 from scale_pl.sim.generators.patterns import PATTERNS
 from scale_pl.sim.reference.simulator import ReferenceSimulator
+from scale_pl.sim.single.run import run_workload
 from scale_pl.sim.system.observation import Observation
 from tests.sim.builders import random_setup, task_table
 
@@ -175,3 +176,46 @@ def test_random_setups_cover_the_space() -> None:
     assert transfers == {True, False}
     patterns = {f.pattern for w, _ in setups for f in w.workflows}
     assert patterns == set(PATTERNS)
+
+
+# -- the one-environment engine (``schedule`` and ``serve``) against the same oracle ------------------------------
+
+ENGINE_SEEDS = range(24)
+
+
+class Recorder:
+    """Runs ``policy`` in the one-environment engine and keeps each observation and action."""
+
+    def __init__(self, policy) -> None:
+        self.policy, self.observations, self.actions = policy, [], []
+
+    def reset(self, batch_size: int) -> None:
+        self.policy.reset(batch_size)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        action = self.policy(obs)
+        self.observations.append(obs)
+        self.actions.append(int(action[0]))
+        return action
+
+
+@pytest.mark.parametrize("information", INFORMATION_MODES)
+@pytest.mark.parametrize("policy_name", HEURISTICS)
+def test_engine_matches_reference(policy_name: str, information: str) -> None:
+    """Every field of every observation (the learned features included), every decision and the
+    schedule of the one-environment engine agree with the oracle, on random setups."""
+    for seed in ENGINE_SEEDS:
+        workload, cluster = random_setup(seed)
+        context = f"seed {seed} N={cluster.num_servers} {policy_name} {information} engine"
+        recorder = Recorder(make_heuristic(policy_name, seed=seed))
+        run = run_workload(workload, cluster, recorder, information=information, features=True)
+        assert run.decisions == workload.num_tasks and not run.censored
+        segment = Segment(seed, recorder.observations, recorder.actions)
+        heuristic = make_heuristic(policy_name) if policy_name in STATELESS else None
+        oracle = ReferenceSimulator(workload, cluster, information=information)
+        result = oracle.run(Checker(segment, heuristic, context))
+        engine = [(s, st, fi) for srv, sta, fin in zip(run.server, run.start, run.finish, strict=True)
+                  for s, st, fi in zip(srv, sta, fin, strict=True)]  # fmt: skip
+        assert_same_schedule(engine, result, context)
+        metrics = run.schedule["metrics"]
+        assert math.isclose(metrics["avg_response_time"], result.metrics["art"], rel_tol=1e-9), context

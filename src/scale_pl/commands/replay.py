@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-import httpx
-
-from scale_pl.client import PlacementClient, ServiceError
+from scale_pl.client import PlacementClient, ServiceError, TransportError
 from scale_pl.commands.schedule import _floats, workload_and_cluster
 from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import check_writable, staged_outputs
@@ -51,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get(TOKEN_ENV) or None
     with PlacementClient(args.url, token=token, retry_for=args.retry_for) as client:
         try:
-            schedule = Replay(workload, cluster, client, args.run_id).run().to_dict()
+            schedule = Replay(workload, cluster, client, args.run_id).run()
         except ServiceError as exc:
             raise ScaleError(f"{args.url}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise ScaleError(f"{args.url}: no answer ({exc.__class__.__name__}: {exc})") from None
+        except TransportError as exc:
+            raise ScaleError(f"{args.url}: no answer ({exc})") from None
     text = dumps_expanded(schedule, 2) + "\n"
     with staged_outputs() as stage:
         stage(out, lambda tmp: tmp.write_text(text))

@@ -1,12 +1,18 @@
 """Schedule a workload on a cluster with a policy; write the schedule JSON (and a Gantt chart).
 
 Example: ``python -m scale_pl schedule --workload W.json --cluster C.yaml --policy eft --out S.json``
+
+Runs on the one-environment engine (:mod:`scale_pl.sim.single`), the placement service's own, so
+``replay`` against ``serve`` gives this schedule exactly. With ``--cap K`` (default 10) EFT runs
+first on the same workload, and a run certain to end above K x EFT's ART is stopped there
+(censored): the JSON then holds the tasks placed so far and says so in its metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from scale_pl.baselines import EarliestFinishTime
 from scale_pl.errors import ScaleError
 from scale_pl.io.atomic import check_writable, staged_outputs
 from scale_pl.io.cluster_file import load_cluster
@@ -14,8 +20,9 @@ from scale_pl.io.gantt import COLOR_BY, gantt_format, plot_gantt, save_gantt
 from scale_pl.io.json_text import dumps_expanded
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.io.workload_sources import load_workload
-from scale_pl.sim.batched.env import INFORMATION_MODES
-from scale_pl.sim.batched.rollout import simulate
+from scale_pl.models.lean import one_environment_policy
+from scale_pl.sim.single.run import Run, run_workload
+from scale_pl.sim.single.scheduler import INFORMATION
 from scale_pl.sim.system.cluster import Cluster
 from scale_pl.sim.system.workload import Workload
 
@@ -65,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="or Poisson arrivals of the WfFormat traces, R per second (seeded by --seed)",
     )
     parser.add_argument(
-        "--information", choices=INFORMATION_MODES, default="expected",
+        "--information", choices=INFORMATION, default="expected",
         help="what the scheduler knows of the servers' queues (default: expected; exact_queue is optimistic)",
     )  # fmt: skip
     parser.add_argument(
@@ -74,6 +81,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="N, only when --cluster is a class-mix config such as conf/cluster/default.yaml",
     )
+    parser.add_argument(
+        "--cap", type=_cap, default=10.0, metavar="K",
+        help="stop a run certain to end above K x EFT's ART on this workload (default 10; 0 or none: never)",
+    )  # fmt: skip
+
+
+def _cap(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor >= 0 or 'none', got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a factor >= 0 or 'none', got {text!r}")
+    return value or None
 
 
 def _floats(text: str) -> list[float]:
@@ -90,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
         gantt_format(gantt)
         if gantt.resolve() == out.resolve():
             raise ScaleError("--out and --gantt name the same file")
-    policy = load_policy(args.policy, seed=args.seed)
+    policy, features = one_environment_policy(load_policy(args.policy, seed=args.seed))
     workload, cluster = workload_and_cluster(args)
-    schedule = simulate(workload, cluster, policy, information=args.information).to_dict()
+    result = capped_run(workload, cluster, policy, features, args.information, args.cap)
+    schedule = result.schedule
     text = dumps_expanded(schedule, 2) + "\n"  # one task per line
     figure = plot_gantt(schedule, args.color_by) if gantt is not None else None
     with staged_outputs() as stage:
@@ -100,13 +124,31 @@ def run(args: argparse.Namespace) -> int:
         if gantt is not None:
             stage(gantt, lambda tmp: save_gantt(figure, tmp, gantt_format(gantt)))
     m = schedule["metrics"]
-    print(
-        f"wrote {out}: {len(schedule['tasks'])} tasks of {len(schedule['workflows'])} workflows on "
-        f"{cluster.num_servers} servers, ART {m['avg_response_time']:.3f} s, p95 {m['p95_response_time']:.3f} s"
-    )
+    if result.censored:
+        print(
+            f"censored: the ART is certain to exceed {args.cap:g} x EFT ({m['art_lower_bound']:.3f} s > "
+            f"{m['cap']:.3f} s) after {result.decisions} of {workload.num_tasks} decisions; wrote {out} with the "
+            "tasks placed so far"
+        )
+    else:
+        print(
+            f"wrote {out}: {len(schedule['tasks'])} tasks of {len(schedule['workflows'])} workflows on "
+            f"{cluster.num_servers} servers, ART {m['avg_response_time']:.3f} s, p95 {m['p95_response_time']:.3f} s"
+        )
     if gantt is not None:
         print(f"wrote {gantt}")
     return 0
+
+
+def capped_run(
+    workload: Workload, cluster: Cluster, policy, features: bool, information: str, cap: float | None
+) -> Run:
+    """``policy``'s run, censored above ``cap`` x the ART of EFT on the same workload (None: never)."""
+    limit = None
+    if cap is not None:
+        eft = run_workload(workload, cluster, EarliestFinishTime(), information, features=False)
+        limit = cap * eft.schedule["metrics"]["avg_response_time"]
+    return run_workload(workload, cluster, policy, information, features, cap=limit)
 
 
 def workload_and_cluster(args: argparse.Namespace) -> tuple[Workload, Cluster]:

@@ -8,13 +8,18 @@
 Bodies are parsed here, not by pydantic, so that a workflow is checked exactly as a workload
 file is (JSON Schema, then the workflow's own checks). A bad request gets a 4xx with a JSON body
 ``{"error": code, "message": one line naming the field or id, "where": ...}``.
+
+The two endpoints a runtime calls for every decision (``POST /v1/workflows`` and ``POST
+/v1/events``) are answered by :class:`FastPath`, plain ASGI in front of FastAPI's routing and
+response classes (about 0.2 ms of a ~1 ms loopback request); FastAPI keeps their documentation
+and serves every other path.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -71,14 +76,64 @@ class Guard:
         return await self.app(scope, limited_receive, send)
 
 
+class FastPath:
+    """ASGI middleware: answers ``POST /v1/workflows`` and ``POST /v1/events`` straight from the
+    service, with the same bodies, status codes and headers as the FastAPI routes below.
+
+    Args:
+        app: the wrapped application (everything else).
+        service: the service the requests go to.
+        max_body: the request size limit, for the 413 of a body that grows past it while read.
+    """
+
+    PATHS: ClassVar[dict[str, str]] = {"/v1/workflows": "submit", "/v1/events": "events"}
+
+    def __init__(self, app, service: Service, max_body: int) -> None:
+        self.app, self.service, self.max_body = app, service, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        kind = self.PATHS.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if kind is None:
+            return await self.app(scope, receive, send)
+        headers = {}
+        try:
+            body = parse_json(await _body(receive))
+            key = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"idempotency-key"), None)
+            response, repeat = self.service.handle(kind, body, key)
+            status = 200
+            if repeat:
+                headers["Idempotent-Replayed"] = "true"
+        except RequestError as exc:
+            status, response = exc.status, exc.body()
+        except BodyTooLarge:
+            status, response = 413, _too_large_body(self.max_body)
+        await JSONResponse(response, status, headers=headers)(scope, receive, send)
+
+
+async def _body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _too_large_body(limit: int) -> dict[str, Any]:
+    return RequestError(413, "too_large", f"request body over the limit of {limit} bytes").body()
+
+
 def _too_large(limit: int) -> JSONResponse:
-    error = RequestError(413, "too_large", f"request body over the limit of {limit} bytes")
-    return JSONResponse(error.body(), 413)
+    return JSONResponse(_too_large_body(limit), 413)
 
 
 async def read_json(request: Request) -> Any:
     """The JSON body of ``request``; 400 for malformed JSON (NaN and Infinity included)."""
-    raw = await request.body()
+    return parse_json(await request.body())
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body's JSON; 400 for malformed JSON (NaN and Infinity included)."""
     try:
         return json.loads(raw, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
@@ -130,6 +185,7 @@ def create_app(service: Service, token: str | None = None, max_body: int = MAX_B
     def answer(response: dict[str, Any], repeat: bool) -> JSONResponse:
         return JSONResponse(response, headers={"Idempotent-Replayed": "true"} if repeat else None)
 
+    # The two POST routes document the API; FastPath answers them before FastAPI's routing.
     @app.post(
         "/v1/workflows",
         summary="Submit a workflow; returns the placements of the tasks ready at its arrival",
@@ -166,5 +222,6 @@ def create_app(service: Service, token: str | None = None, max_body: int = MAX_B
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    app.add_middleware(Guard, token=token, max_body=max_body)
+    app.add_middleware(FastPath, service=service, max_body=max_body)
+    app.add_middleware(Guard, token=token, max_body=max_body)  # added last: the outermost, it runs first
     return app

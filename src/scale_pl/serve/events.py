@@ -15,17 +15,16 @@ import jsonschema
 from scale_pl.io.schema import describe_path
 from scale_pl.serve.errors import RequestError
 from scale_pl.serve.fastcheck import plain_events
-from scale_pl.sim.reference.knowledge import SchedulerKnowledge
+from scale_pl.sim.single.flows import FlowState
 
 
 class EngineState(Protocol):
     """What the checks read of the service's engine (:class:`~scale_pl.serve.engine.Engine`)."""
 
     clock: float
-    index: dict[str, int]
-    task_index: list[dict[str, int]]
+    index: dict[str, FlowState]
+    task_index: dict[str, dict[str, int]]
     completed: dict[str, dict[str, Any]]
-    know: SchedulerKnowledge
 
 
 KINDS = ("started", "finished")
@@ -94,36 +93,34 @@ def check_events(engine: EngineState, body: Any) -> list[Event]:
             raise RequestError(409, "workflow_completed", f"{where}: workflow {wid!r} has already completed", wid)
         if wid not in engine.index:
             raise RequestError(422, "unknown_workflow", f"{where}: no workflow {wid!r} was submitted", wid)
-        wi = engine.index[wid]
-        t = engine.task_index[wi].get(tid)
+        t = engine.task_index[wid].get(tid)
         if t is None:
             raise RequestError(422, "unknown_task", f"{where}: workflow {wid!r} has no task {tid!r}", tid)
-        _check_one(engine, where, wid, tid, wi, t, kind, when, started, seen)
+        _check_one(engine.index[wid], where, wid, tid, t, kind, when, started, seen)
         events.append(Event(wid, tid, kind, when, t))
     return events
 
 
 def _check_one(
-    engine: EngineState, where: str, wid: str, tid: str, wi: int, t: int, kind: str, when: float,
+    fs: FlowState, where: str, wid: str, tid: str, t: int, kind: str, when: float,
     started: dict[tuple[str, int], float], seen: set[tuple[str, int, str]],
 ) -> None:  # fmt: skip
-    know = engine.know
     name = f"task {tid!r} of workflow {wid!r}"
-    placed = know.placed[wi][t]
-    if placed is None:
+    if fs.server[t] < 0:
         raise RequestError(409, "not_placed", f"{where}: {name} was never placed", tid)
-    if (wid, t, kind) in seen or (know.start if kind == "started" else know.finish)[wi][t] < math.inf:
+    if (wid, t, kind) in seen or (fs.start if kind == "started" else fs.finish)[t] < math.inf:
         raise RequestError(409, "duplicate_event", f"{where}: {name} was already reported {kind}", tid)
     seen.add((wid, t, kind))
     if kind == "started":
-        if when < placed.placed:
+        placed = float(fs.placed_at[t])
+        if when < placed:
             raise RequestError(
                 409, "before_placement", f"{where}: {name} cannot start at {when!r}, before it was placed at "
-                f"{placed.placed!r}", tid,
+                f"{placed!r}", tid,
             )  # fmt: skip
         started[(wid, t)] = when
         return
-    began = started.get((wid, t), know.start[wi][t])
+    began = started.get((wid, t), float(fs.start[t]))
     if began == math.inf:
         raise RequestError(409, "not_started", f"{where}: {name} is reported finished but never started", tid)
     if when < began:

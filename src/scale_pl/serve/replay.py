@@ -23,9 +23,8 @@ from typing import Any
 from scale_pl.client import PlacementClient
 from scale_pl.errors import ScaleError
 from scale_pl.io.workload_file import workflow_to_dict
-from scale_pl.sim.batched.rollout import Schedule
 from scale_pl.sim.reference.execution import ServerSlots, transfer_delay
-from scale_pl.sim.reference.simulator import ReferenceResult, ReferenceSimulator
+from scale_pl.sim.single.run import Run, schedule_json
 from scale_pl.sim.system.cluster import Cluster
 from scale_pl.sim.system.workload import Workload
 
@@ -64,7 +63,7 @@ class Replay:
         self.seq = self.requests = 0
         self.run_id = run_id or _fingerprint(workload)
 
-    def run(self) -> Schedule:
+    def run(self) -> dict[str, Any]:
         """Play the whole workload; the schedule JSON of ``schedule``."""
         self._check_service()
         arrivals = list(range(len(self.flows)))  # already in arrival order
@@ -137,43 +136,15 @@ class Replay:
         servers = [(s["id"], s["slots"]) for s in info.get("servers", [])]
         mine = list(zip(self.names, self.cluster.slots.tolist(), strict=True))
         if servers != mine:
-            raise ScaleError(
-                f"the service at {self.client.http.base_url} runs another cluster ({len(servers)} servers)"
-            )
+            raise ScaleError(f"the service at {self.client.url} runs another cluster ({len(servers)} servers)")
         unknown = sorted(set(self.workload.catalogue.names) - set(info.get("catalogue", [])))
         if unknown:
             raise ScaleError(f"the service does not know the task type {unknown[0]!r}")
 
-    def schedule(self) -> Schedule:
+    def schedule(self) -> dict[str, Any]:
         """The schedule JSON of ``schedule`` (same keys, same metrics)."""
-        cat, flows = self.workload.catalogue, self.flows
-        completion = [max(fin) for fin in self.finish]
-        response = [c - f.arrival for c, f in zip(completion, flows, strict=True)]
-        result = ReferenceResult(self.server, self.ready, self.start, self.finish, completion, response, [], [])
-        m = {k: float(v) for k, v in ReferenceSimulator(self.workload, self.cluster).metrics(result).items()}
-        sched = Schedule()
-        for wi, f in enumerate(flows):
-            for t in range(f.num_tasks):
-                sched.tasks.append(
-                    {
-                        "workflow": f.id, "task": f.task_ids[t], "type": cat.names[int(f.types[t])],
-                        "server": self.names[self.server[wi][t]], "ready": self.ready[wi][t],
-                        "start": self.start[wi][t], "finish": self.finish[wi][t],
-                    }
-                )  # fmt: skip
-            sched.workflows.append(
-                {"id": f.id, "arrival": f.arrival, "completion": completion[wi], "response_time": response[wi]}
-            )
-        sched.servers = [
-            {"id": name, "class": self.cluster.classes[int(c)].name, "slots": int(s)}
-            for name, c, s in zip(self.names, self.cluster.server_class, self.cluster.slots, strict=True)
-        ]
-        sched.metrics = {
-            "avg_response_time": m["art"], "p95_response_time": m["p95"], "p99_response_time": m["p99"],
-            "mean_slowdown": m["slowdown"], "utilisation": m["utilisation"], "lower_bound": m["lower_bound"],
-            "makespan": m["makespan"],
-        }  # fmt: skip
-        return sched
+        run = Run(self.server, self.ready, self.start, self.finish, self.workload.num_tasks)
+        return schedule_json(self.workload, self.cluster, run)
 
 
 def _fingerprint(workload: Workload) -> str:

@@ -15,6 +15,7 @@ from scale_pl.errors import ScaleError
 from scale_pl.io.cluster_file import load_cluster
 from scale_pl.io.policy_loader import load_policy
 from scale_pl.io.workload_sources import load_catalogue
+from scale_pl.models.lean import one_environment_policy
 from scale_pl.serve.engine import Engine
 from scale_pl.serve.journal import Journal
 from scale_pl.serve.service import Service
@@ -37,7 +38,8 @@ def build_service(
     journal at ``state`` (its requests are applied again first). One-line errors for bad input."""
     catalogue = load_catalogue(catalogue_path)
     cluster = load_cluster(cluster_path, catalogue, servers)
-    engine = Engine(cluster, catalogue, load_policy(policy, seed=seed))
+    decider, features = one_environment_policy(load_policy(policy, seed=seed))
+    engine = Engine(cluster, catalogue, decider, features=features)
     config = configuration(cluster, catalogue, policy, seed)
     journal = Journal(state, config, synchronous) if state is not None else None
     info = {

@@ -113,8 +113,8 @@ class Service:
                 "clock": engine.clock,
                 "decisions": engine.decisions,
                 "workflows": {
-                    "submitted": len(engine.index) + len(engine.completed) - _completed_in_index(engine),
-                    "in_system": len(engine.index) - _completed_in_index(engine),
+                    "submitted": len(engine.index) + len(engine.completed),
+                    "in_system": len(engine.index),
                     "completed": len(engine.completed),
                 },
                 "art": float(response.mean()) if response.size else None,
@@ -127,11 +127,6 @@ class Service:
 
 def _digest(kind: str, text: str) -> str:
     return hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest()
-
-
-def _completed_in_index(engine: Engine) -> int:
-    """Completed workflows not yet compacted out of the engine's index."""
-    return sum(1 for wid in engine.index if wid in engine.completed)
 
 
 def _percentiles(values: np.ndarray, scale: float) -> dict[str, float] | None:

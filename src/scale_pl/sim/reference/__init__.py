@@ -1,2 +1,2 @@
-"""The reference simulator: plain sequential Python, the oracle of the differential tests, and the
-scheduler's knowledge (belief, observation, decision step) that `scale_pl serve` decides with."""
+"""The reference simulator: plain sequential Python, the oracle of the differential tests (the
+batched environment and the one-environment engine are both held to it)."""

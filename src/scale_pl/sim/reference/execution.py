@@ -1,8 +1,8 @@
 """What really happens on the servers (docs/model.md, event semantics 3-5), in plain Python.
 
-Shared by the reference simulator and by ``replay`` (which plays the cluster against the
-placement service), so that the actual start and finish of a task are computed by one piece of
-code, float operation for float operation.
+Shared by the reference simulator, the one-environment engine (``schedule``) and ``replay``
+(which plays the cluster against the placement service), so that the actual start and finish of
+a task are computed by one piece of code, float operation for float operation.
 """
 
 from __future__ import annotations

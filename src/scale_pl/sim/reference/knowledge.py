@@ -1,12 +1,12 @@
-"""What the scheduler knows, and its decision step: shared by the reference simulator and the service.
+"""What the reference simulator's scheduler knows, and its decision step.
 
 :class:`SchedulerKnowledge` holds the workflows the scheduler has seen, the placements it made
 and the start and finish times of its tasks, and decides one ready task with
 :func:`~scale_pl.sim.reference.view.server_view` and
-:func:`~scale_pl.sim.reference.view.observation`. Start and finish times are read only where they
-are <= ``now`` (and the task was placed before ``now``), so the reference simulator may store the
-actual future times while the placement service stores ``inf`` until a server reports the event:
-both get the same observation from the same code.
+:func:`~scale_pl.sim.reference.view.observation`. Start and finish times are the actual ones,
+known in advance, and read only where they are <= ``now`` (and the task was placed before
+``now``): what the servers would have reported by then. The one-environment engine
+(:mod:`scale_pl.sim.single`) is the fast reading of the same rules, held to this one.
 """
 
 from __future__ import annotations
@@ -123,11 +123,8 @@ class SchedulerKnowledge:
     def place(
         self, wi: int, t: int, n: int, now: float, transfer: float, start: float = math.inf, finish: float = math.inf
     ) -> Placed:
-        """Record that task ``t`` of workflow ``wi`` was placed on server ``n`` at ``now``.
-
-        ``start``/``finish``: the actual times where the caller knows them in advance (the reference
-        simulator), else ``inf`` until :meth:`report_start` / :meth:`report_finish`.
-        """
+        """Record that task ``t`` of workflow ``wi`` was placed on server ``n`` at ``now``, with its
+        actual ``start`` and ``finish`` (read only once they are <= now)."""
         f, k = self.flows[wi], int(self.flows[wi].types[t])
         expected = self.latency[k] + f.expected_work[t] / self.cluster.speed[n, k]
         placed = Placed(wi, t, start, finish, expected, now + transfer, now)
@@ -137,32 +134,9 @@ class SchedulerKnowledge:
         self.undecided_work[wi] -= float(f.expected_work[t])
         return placed
 
-    def report_start(self, wi: int, t: int, time: float) -> None:
-        """A server reported that task ``t`` of workflow ``wi`` started at ``time``."""
-        self.start[wi][t] = self.placed[wi][t].start = time
-
-    def report_finish(self, wi: int, t: int, time: float) -> None:
-        """A server reported that task ``t`` of workflow ``wi`` finished at ``time``."""
-        self.finish[wi][t] = self.placed[wi][t].finish = time
-
     def _forget_finished(self, now: float) -> None:
         """Drop tasks known to have finished from the servers' queues: the belief ignores them, and
         decision times never go back, so they would only make every later belief slower to build."""
         for n, queue in enumerate(self.placed_on):
             if any(p.placed < now and p.finish <= now for p in queue):
                 self.placed_on[n] = [p for p in queue if not (p.placed < now and p.finish <= now)]
-
-    def keep(self, indices: list[int]) -> None:
-        """Keep only the workflows ``indices`` (ascending), renumbered 0..: a long-running service
-        drops completed workflows, which no observation reads once they have left the system."""
-        for name in ("flows", "parents", "children", "bottom", "server", "ready", "start", "finish", "placed",
-                     "completion", "undecided_work"):  # fmt: skip
-            values = getattr(self, name)
-            setattr(self, name, [values[i] for i in indices])
-        kept = {id(p) for row in self.placed for p in row if p is not None}
-        for queue in self.placed_on:
-            queue[:] = [p for p in queue if id(p) in kept]
-        for new, row in enumerate(self.placed):
-            for p in row:
-                if p is not None:
-                    p.wf = new

@@ -2,8 +2,9 @@
 
 Written for clarity, not speed; it implements the semantics of docs/model.md on its own (nothing shared with
 the batched environment but the data classes), so that the differential tests compare two
-independent readings of the same rules. Its decision step (:mod:`~scale_pl.sim.reference.knowledge`) is the
-placement service's, and its servers (:mod:`~scale_pl.sim.reference.execution`) are ``replay``'s.
+independent readings of the same rules; the one-environment engine of ``schedule`` and ``serve``
+(:mod:`scale_pl.sim.single`) is held to it the same way. Its servers
+(:mod:`~scale_pl.sim.reference.execution`) are also the engine's and ``replay``'s.
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ class ReferenceSimulator:
     def run(self, policy: Callable[[Observation], torch.Tensor]) -> ReferenceResult:
         """Run the whole workload, asking ``policy`` for each decision (a batch of one).
 
-        The scheduler's side (belief, observation, placement) is :class:`SchedulerKnowledge`, shared
-        with the placement service; the servers' side (actual start and finish) is :class:`ServerSlots`,
-        shared with ``replay``. The knowledge is given the actual start and finish at placement: it
+        The scheduler's side (belief, observation, placement) is :class:`SchedulerKnowledge`; the
+        servers' side (actual start and finish) is :class:`ServerSlots`, shared with the
+        one-environment engine and ``replay``. The knowledge is given the actual start and finish at placement: it
         reads them only once they are <= now, as if the servers had reported them.
         """
         cl, flows = self.cluster, self.flows

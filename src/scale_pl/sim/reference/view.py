@@ -73,7 +73,7 @@ def observation(sim, d: DecisionState, features: bool = True) -> Observation:
     """Every field of the observation of decision ``d``.
 
     ``sim`` is the :class:`~scale_pl.sim.reference.knowledge.SchedulerKnowledge` (flows, parents, children,
-    bottom levels, latencies, catalogue, cluster, time scale) of the reference simulator or the service.
+    bottom levels, latencies, catalogue, cluster, time scale) of the reference simulator.
     With ``features=False`` only the raw fields the heuristics read are filled (mask, est_finish,
     backlog, speed, transfer, bottom_level, slack); the learned features (task, nodes, servers,
     system) are left empty, which saves most of the time of a heuristic's decision.
