@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import torch
 
+from scale_pl.sim.batched.indexing import positions
+
 INF = float("inf")
 
 
@@ -252,29 +254,30 @@ def _chain_queued(
     """Put the queued tasks of the rows ``rows`` ``[k]``, in placement order, on their earliest believed-free
     slot (``free`` ``[k, S]``, in place).
 
-    Only the rows that have queued tasks are touched; the loop runs over queue positions (the
-    longest queue among them), not over servers or environments.
+    The loop runs over queue positions, not over servers or environments. Rows are taken longest
+    queue first, so that the j-th pass works on a prefix: the rows with more than j queued tasks
+    (queues are long on few servers).
     """
-    has_queue = queued.any(1)
-    if not bool(has_queue.all()):
-        some = has_queue.nonzero().squeeze(1)
-        sub = free.index_select(0, some)
-        _chain_queued(table, rows.index_select(0, some), queued.index_select(0, some), sub, row_end)
-        free.index_copy_(0, some, sub)
-        return
+    count, by_length = queued.sum(1).sort(descending=True)
+    longer = (count[:, None] > positions(int(count[0]), count.device)).sum(0).tolist()  # rows past position j
+    rows, queued = rows.index_select(0, by_length), queued.index_select(0, by_length)
     order = torch.where(queued, table.column_rows("order", rows), torch.iinfo(torch.int32).max)
     pos = order.sort(dim=1).indices  # the queued rows first, in placement order
-    is_queued = queued.gather(1, pos)
-    earliest = table.column_rows("earliest", rows).gather(1, pos)
-    duration = table.column_rows("duration", rows).gather(1, pos)
+    earliest = table.column_rows("earliest", rows).gather(1, pos).t()  # [Q, k]: position j of every row
+    duration = table.column_rows("duration", rows).gather(1, pos).t()
+    slot_free = free.index_select(0, by_length)
     ends = []
-    for j in range(int(queued.sum(1).max())):
-        first, slot = free.min(1)
-        end = torch.maximum(first, earliest[:, j]) + duration[:, j]
-        end = torch.where(is_queued[:, j], end, first)
-        free.scatter_(1, slot[:, None], end[:, None])
+    for j, k in enumerate(longer):
+        part = slot_free[:k]  # a view: the rows that have a j-th queued task
+        first, slot = part.min(1)
+        end = torch.maximum(first, earliest[j, :k]) + duration[j, :k]
+        part.scatter_(1, slot[:, None], end[:, None])
         ends.append(end)
+    free.index_copy_(0, by_length, slot_free)
     if row_end is not None:  # the j-th queued task of a row is table row pos[:, j]
+        known = torch.full((len(ends), rows.shape[0]), INF, dtype=free.dtype, device=free.device)
+        for j, end in enumerate(ends):
+            known[j, : end.shape[0]] = end
         chosen = row_end.index_select(0, rows)
-        chosen.scatter_(1, pos[:, : len(ends)], torch.stack(ends, dim=1))
+        chosen.scatter_(1, pos[:, : len(ends)], known.t())
         row_end.index_copy_(0, rows, torch.where(queued, chosen, row_end.index_select(0, rows)))

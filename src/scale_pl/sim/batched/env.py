@@ -224,15 +224,17 @@ class SchedulingEnv(EnvState):
         """Count the placed task (flat index ``at_task``) off each child's parents; a child whose
         parents are all placed becomes ready."""
         b = self.batch
-        ch, chm = csr_rows(b.child_ptr, b.n_children, b.child_idx, at_task, b.max_children, self.sink)  # [B, Q]
+        ch, chm = csr_rows(b.child_ptr, b.n_children, b.child_idx, at_task, b.max_children)  # [B, Q]
+        # padded entries name the placed task itself (not its own child): they write back what they read
+        ch = torch.where(chm, ch, self.cur_task[:, None])
         chm &= act[:, None]
-        left = self.parents_left.gather(1, ch) - chm.long()
+        left = self.parents_left.gather(1, ch) - chm.view(torch.uint8)
         self.parents_left.scatter_(1, ch, left)
         old_lb = self.ready_lb.gather(1, ch)
         lb = torch.where(chm, torch.maximum(old_lb, finish[:, None]), old_lb)
         self.ready_lb.scatter_(1, ch, lb)
-        # every other entry's ready time is inf: a child with a parent left, the sink, and every task
-        # of a finished environment (finished: no task is ready)
+        # every other entry's ready time is inf: a child with a parent left, the placed task itself
+        # (the padding), and every task of a finished environment (finished: no task is ready)
         self.ready.scatter_(1, ch, torch.where(chm & (left == 0), lb, INF))
 
     def _close_workflow(self, at_task: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
@@ -268,8 +270,8 @@ class SchedulingEnv(EnvState):
     def _integral_until(self, t: torch.Tensor) -> torch.Tensor:
         """Integral over [0, t] of the number of workflows in the system, ``[B]`` (t may be inf)."""
         arr = self.batch.arrival
-        inside = torch.minimum(self.completion, t[:, None]) - arr
-        return torch.where(self.batch.wf_valid, inside.clamp_min(0.0), 0.0).sum(1)
+        inside = torch.minimum(self.completion, t[:, None]) - arr  # -inf for padding: it arrives at inf
+        return inside.clamp_min(0.0).sum(1)
 
     def _reward(self, act: torch.Tensor) -> torch.Tensor:
         new = self._integral_until(self.clock)
@@ -283,14 +285,15 @@ class SchedulingEnv(EnvState):
         task counts the scheduler knows of."""
         b = self.batch
         at_task = flat_index(self.cur_task, self.ready.shape[1])
-        par, par_mask = csr_rows(b.parent_ptr, b.n_parents, b.parent_idx, at_task, b.max_parents, self.sink)
-        p_server = self.server.gather(1, par)  # the current task's parents are all placed; the sink never is
-        p_cost = torch.where(par_mask, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0)
+        par, par_mask = csr_rows(b.parent_ptr, b.n_parents, b.parent_idx, at_task, b.max_parents)
+        p_server = self.server.gather(1, par)
+        p_cost = (b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None]) * par_mask
         # transfer(n) = max cost over parents not on n. With c1 the largest cost (its parent on s1)
-        # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else.
+        # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else. (With
+        # no cost above 0, s1 may name any server: the transfer is 0 everywhere.)
         c1, arg = p_cost.max(1)
         s1 = p_server.gather(1, arg[:, None])
-        c2 = torch.where(p_server != s1, p_cost, 0.0).amax(1)
+        c2 = (p_cost * (p_server != s1)).amax(1)
         self.cur_transfer = torch.where(self.n_idx == s1, c2[:, None], c1[:, None])
         now = torch.where(self.done, 0.0, self.clock)
         slots = b.slots * b.server_valid

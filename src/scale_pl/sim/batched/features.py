@@ -70,7 +70,9 @@ def _nodes(
 
     Columns: type one-hot, log expected work, log bottom level, state one-hot (done, running,
     queued, ready, waiting), is-the-task-to-place. Every column but the two logs is a function of
-    (type, state, is-current), so a node's row is looked up by that code in a small table.
+    (type, state, is-current), so a node's row is looked up by that code in a small table. Each
+    row read from a per-task tensor costs a cache miss per environment, so the static part comes
+    from one (``node_static``).
     """
     b = env.batch
     bs, w1, m = b.shape
@@ -79,7 +81,9 @@ def _nodes(
     def of_workflow(t: torch.Tensor) -> torch.Tensor:  # [B, T, *rest] -> [B, M, *rest], contiguous copies
         return take_rows(t.view(bs, w1, m, *t.shape[2:]), at_wf)
 
-    node_mask = of_workflow(b.task_valid)
+    static = of_workflow(env.node_static)  # [B, M, 3]
+    type_code = static[..., 2]
+    node_mask = type_code > 0
     start, ready_lb = of_workflow(env.start), of_workflow(env.ready_lb)
     n = now[:, None]
     decided = start < INF
@@ -94,9 +98,9 @@ def _nodes(
     state = _as_int(decided) * 2 - _as_int(started) - _as_int(finished)
     state += _as_int(~decided) * (_as_int(~ready) + 3)
     current = positions(m, now.device) == (env.cur_task - env.cur_wf * m)[:, None]
-    code = (of_workflow(b.type) * 10 + (state * 2 + _as_int(current) + 1)) * node_mask  # 0: padded, all zeros
-    nodes = F.embedding(code, _node_table(k, now.device))
-    nodes[..., k : k + 2] = of_workflow(env.node_static)
+    code = type_code + (state * 2 + _as_int(current)) * _as_int(node_mask)  # exact small integers in float32
+    nodes = F.embedding(code.int(), _node_table(k, now.device))
+    nodes[..., k : k + 2] = static[..., :2]
     undecided_bl = of_workflow(env.bottom_level) * ~decided  # bottom levels are >= 0 (0 on padding)
     return nodes, node_mask, undecided_bl.amax(1) - bl
 
@@ -107,7 +111,8 @@ def _as_int(mask: torch.Tensor) -> torch.Tensor:
 
 @lru_cache(maxsize=16)
 def _node_table(k: int, device: torch.device) -> torch.Tensor:
-    """``[1 + 10 K, K + 8]``: row ``1 + (type * 5 + state) * 2 + current`` holds those one-hot columns."""
+    """``[1 + 10 K, K + 8]``: row ``1 + (type * 5 + state) * 2 + current`` holds those one-hot columns; row 0
+    (padding) is blank."""
     table = torch.zeros(1 + 10 * k, k + 8, device=device)
     code = torch.arange(10 * k, device=device)
     table[1 + code, code // 10] = 1.0
@@ -117,12 +122,14 @@ def _node_table(k: int, device: torch.device) -> torch.Tensor:
 
 
 def static_node_features(env: EnvState) -> torch.Tensor:
-    """``[B, T, 2]`` log-scaled expected work and bottom level of every task (0 on padding), float32;
-    built once at reset."""
+    """``[B, T, 3]`` float32 per task, built once at reset: log-scaled expected work and bottom level (the
+    node features' continuous columns), and the task's row of the node lookup table for state 0, not
+    current (``1 + 10 x type``; 0 for padding)."""
     b, ts = env.batch, env.time_scale
-    out = torch.empty(*b.exp_work.shape, 2, device=b.exp_work.device)
-    for column, seconds in zip(out.unbind(-1), (b.exp_work, env.bottom_level), strict=True):
+    out = torch.empty(*b.exp_work.shape, 3, device=b.exp_work.device)
+    for column, seconds in zip(out.unbind(-1)[:2], (b.exp_work, env.bottom_level), strict=True):
         torch.log1p(seconds / ts, out=column)  # one [B, T] temporary at a time: this runs on the largest batches
+    torch.mul(b.type * 10 + 1, b.task_valid, out=out[..., 2])
     return out
 
 

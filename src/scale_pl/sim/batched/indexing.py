@@ -52,15 +52,13 @@ def column_of_rows(t: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
 
 
 def csr_rows(
-    ptr: torch.Tensor, count: torch.Tensor, idx: torch.Tensor, row: torch.Tensor, width: int, pad: int
+    ptr: torch.Tensor, count: torch.Tensor, idx: torch.Tensor, row: torch.Tensor, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entries ``idx[b, ptr[b, r] + j]`` for ``j < count[b, r]`` of compressed rows, ``[B, width]``.
+    """Entries ``idx[b, ptr[b, r] + j]`` for ``j < count[b, r]`` of compressed rows, ``[B, width]``, and their mask.
 
-    ``row = flat_index(r, ptr.shape[1])`` names row ``r[b]`` of each environment. Returns the entries
-    (``pad`` beyond a row's count, so that scatters never touch a real index twice) and their mask.
+    ``row = flat_index(r, ptr.shape[1])`` names row ``r[b]`` of each environment. Beyond a row's count
+    the entries are those of the next rows (valid indices, but not the row's: mask them).
     """
     start, n = take_rows(ptr, row), take_rows(count, row)
     j = positions(width, row.device)
-    mask = j < n[:, None]
-    pos = (start[:, None] + j).clamp_max(idx.shape[1] - 1)
-    return torch.where(mask, idx.gather(1, pos), pad), mask
+    return idx.gather(1, (start[:, None] + j).clamp_max(idx.shape[1] - 1)), j < n[:, None]

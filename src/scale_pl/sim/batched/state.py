@@ -31,7 +31,8 @@ class EnvState:
       free slot), ``cur_start`` (believed start); ``cur_running``, ``cur_queued`` (how many tasks the
       scheduler knows to be running on, and queued at, each server);
     - ``server_static`` ``[B, N, C]`` class one-hot (0 on padded servers); ``node_static``
-      ``[B, T, 2]`` log-scaled expected work and bottom level of every task (float32);
+      ``[B, T, 3]`` per task: log-scaled expected work and bottom level, and its node-table code
+      (float32, see :func:`~scale_pl.sim.batched.features.static_node_features`);
     - ``batch`` (the workloads), ``time_scale`` (seconds that map to 1 in log-scaled features),
       ``sink`` (the first flat index of the empty sink row, a harmless gather target).
     """
