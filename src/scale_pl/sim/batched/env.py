@@ -110,7 +110,8 @@ class SchedulingEnv(EnvState):
 
         self.server_static = server_classes(self)
         self.node_static = static_node_features(self)
-        # allocated last: the longest paths' temporaries above are the peak of a large reset
+        # allocated last, once the [B, T] temporaries are gone: they made the peak of a large reset
+        del arrival_task, lat_task, fastest, cp_task
         self.queue = QueueTable.empty(bs, batch.speed.shape[1], max(self.queue_rows, s), dt, dev)
 
         self._select_next()
