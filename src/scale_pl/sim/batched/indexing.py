@@ -13,7 +13,7 @@ from functools import lru_cache
 import torch
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)  # a step uses about 6 widths; evaluation alternates a few shapes
 def _offsets(batch: int, width: int, device: torch.device) -> torch.Tensor:
     """``[batch]``: ``b * width`` (cached: every step of every environment of that size needs them; never written)."""
     return torch.arange(batch, device=device) * width
@@ -38,11 +38,6 @@ def take_rows(t: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
 def rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """``t[b, idx[b]]`` for every b: ``[B, R, *rest]``, ``[B]`` -> ``[B, *rest]`` (a copy)."""
     return take_rows(t, flat_index(idx, t.shape[1]))
-
-
-def put_rows(t: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> None:
-    """``t[b, idx[b]] = value[b]`` for every b, in place (``t`` must be contiguous)."""
-    t.view(-1, *t.shape[2:]).index_copy_(0, flat_index(idx, t.shape[1]), value.to(t.dtype))
 
 
 def column_of_rows(t: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
