@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from scale_pl.baselines import EarliestFinishTime
+from scale_pl.baselines import EarliestFinishTime, RandomPolicy
+from scale_pl.sim.batched.belief import believed_slots
 from scale_pl.sim.batched.env import SchedulingEnv
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 from scale_pl.sim.reference.simulator import ReferenceSimulator
 from scale_pl.sim.system.catalogue import Catalogue, Primitive
 from scale_pl.sim.system.cluster import Cluster, Network, ServerClass
@@ -126,3 +128,35 @@ def test_the_queue_table_grows_without_changing_anything() -> None:
         obs = [e.step(action)[0] for e in envs]
     assert envs[0].queue.rows > 1
     assert isinstance(envs[0], SchedulingEnv)
+
+
+def recounted_belief(env: SchedulingEnv) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each server's earliest believed-free slot and running/queued counts from the whole table ``[B, N]``."""
+    now = torch.where(env.done, 0.0, env.clock)
+    running, queued = env.queue.states(now)
+    slots = env.batch.slots * env.batch.server_valid
+    return believed_slots(env.queue, now, slots).amin(-1), running.sum(-1), queued.sum(-1)
+
+
+@pytest.mark.parametrize("policy", [EarliestFinishTime(), RandomPolicy(seed=3)])
+def test_the_kept_counts_and_the_busy_servers_pass_are_the_whole_belief(policy) -> None:
+    """A step recounts only the servers whose next known start or finish has come and runs the FIFO
+    pass only where a server has a queue or no idle slot. At every decision that equals the belief
+    recomputed from the whole table, exactly: the free times, and the counts in the server features.
+    A random policy on two servers piles up long queues."""
+    spec, generator = load_cluster_spec(), load_generator(num_workflows=12)
+    cluster = spec.make(2, generator.catalogue)
+    pairs = [random_setup(s) for s in range(40, 46)] + [(generator.generate(cluster, s), cluster) for s in range(2)]
+    env = make_env(pairs)
+    obs, longest = env.observe(), 0
+    policy.reset(len(pairs))
+    while not bool(env.done.all()):
+        active = ~env.done
+        free, running, queued = recounted_belief(env)
+        assert torch.equal(env.cur_free[active], free[active])
+        assert torch.equal(env.cur_running[active], running[active])
+        assert torch.equal(env.cur_queued[active], queued[active])
+        longest = max(longest, int(queued[active].max()))
+        obs, _, _ = env.step(policy(obs))
+    if isinstance(policy, RandomPolicy):
+        assert longest >= 8, longest  # the FIFO pass really chained long queues

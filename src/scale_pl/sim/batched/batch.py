@@ -32,7 +32,9 @@ class WorkloadBatch:
         task_valid, type, exp_work, work, out_mb, n_parents, n_children ``[B, T]`` with T = (W+1) M,
         parent_ptr, child_ptr ``[B, T]`` offsets into parent_idx, child_idx ``[B, E]`` (flat task
         indices); edge_src ``[B, E]`` the parent of each child_idx entry; edge_ptr, n_edges
-        ``[B, W+1]`` each workflow's slice of the child lists,
+        ``[B, W+1]`` each workflow's slice of the child lists; wf_edges ``[B, W+1, max_edges, 2]``
+        the same slices as (parent, child) indices into the workflow's own tasks (0 beyond n_edges,
+        the smallest integer type that holds M: the observation copies one row per decision),
         speed ``[B, N, K]``, slots ``[B, N]``, server_class ``[B, N]``, server_valid ``[B, N]``,
         latency ``[B, K]``, net_latency, bandwidth ``[B]``.
     max_parents, max_children and max_edges (per workflow) bound the per-task and per-workflow lists.
@@ -54,6 +56,7 @@ class WorkloadBatch:
     edge_src: torch.Tensor
     edge_ptr: torch.Tensor
     n_edges: torch.Tensor
+    wf_edges: torch.Tensor
     speed: torch.Tensor
     slots: torch.Tensor
     server_class: torch.Tensor
@@ -145,6 +148,11 @@ class WorkloadBatch:
                 flat = [x for row in lists for x in row]
                 idx[i, : len(flat)] = flat
             edge_src[i, : int(n_ch[i].sum())] = np.repeat(np.arange(t), n_ch[i])
+        wf_edges = np.zeros((b, w + 1, e_wf, 2), np.min_scalar_type(-m))
+        for i, (wl, _) in enumerate(pairs):
+            for j in range(len(wl.workflows)):
+                sl = slice(edge_ptr[i, j], edge_ptr[i, j] + n_edges[i, j])
+                wf_edges[i, j, : n_edges[i, j]] = np.stack((edge_src[i, sl], child_idx[i, sl]), axis=1) - j * m
 
         speed = np.zeros((b, n, k))
         slots = np.zeros((b, n), np.int64)
@@ -182,6 +190,7 @@ class WorkloadBatch:
             edge_src=i_(edge_src),
             edge_ptr=i_(edge_ptr),
             n_edges=i_(n_edges),
+            wf_edges=i_(wf_edges),
             speed=f_(speed),
             slots=i_(slots),
             server_class=i_(server_class),

@@ -15,9 +15,9 @@ from dataclasses import fields
 import torch
 
 from scale_pl.sim.batched.batch import WorkloadBatch
-from scale_pl.sim.batched.belief import QueueTable, believed_slots
-from scale_pl.sim.batched.features import observe, server_classes
-from scale_pl.sim.batched.indexing import csr_rows, put_rows, rows
+from scale_pl.sim.batched.belief import QueueTable, believed_free
+from scale_pl.sim.batched.features import observe, server_classes, static_node_features
+from scale_pl.sim.batched.indexing import column_of_rows, csr_rows, flat_index, rows, take_rows
 from scale_pl.sim.batched.lower_bound import longest_path
 from scale_pl.sim.batched.metrics import episode_metrics
 from scale_pl.sim.batched.state import EnvRows, EnvState
@@ -96,7 +96,6 @@ class SchedulingEnv(EnvState):
         s = num_slots or int(batch.slots.max())
         slot_ids = torch.arange(s, device=dev)
         self.slot_free = torch.where(slot_ids < batch.slots[..., None], 0.0, INF).to(dt)  # [B, N, S]
-        self.queue = QueueTable.empty(bs, batch.speed.shape[1], max(self.queue_rows, s), dt, dev)
         self.busy = torch.zeros(bs, dtype=dt, device=dev)
         self.integral = torch.zeros(bs, dtype=dt, device=dev)
         self.num_decisions = torch.zeros(bs, dtype=torch.long, device=dev)
@@ -110,6 +109,10 @@ class SchedulingEnv(EnvState):
         self.critical_path = (cp_task * batch.task_valid).view(bs, w1, m).amax(-1)  # [B, W+1]
 
         self.server_static = server_classes(self)
+        self.node_static = static_node_features(self)
+        # allocated last, once the [B, T] temporaries are gone: they made the peak of a large reset
+        del arrival_task, lat_task, fastest, cp_task
+        self.queue = QueueTable.empty(bs, batch.speed.shape[1], max(self.queue_rows, s), dt, dev)
 
         self._select_next()
         self._per_server()
@@ -199,93 +202,103 @@ class SchedulingEnv(EnvState):
         their action and get reward 0.
         """
         b = self.batch
-        bi = self.b_idx
         act = ~self.done
         action = action.to(self.n_idx.device).long()
         if self.check_actions and not bool((rows(self.cur_mask, action) | ~act).all()):
             bad = int((~rows(self.cur_mask, action) & act).nonzero()[0, 0])
             raise ValueError(f"environment {bad}: server {int(action[bad])} cannot run its current task")
         f = self.cur_task
-        transfer = rows(self.cur_transfer, action)
-        start = torch.maximum(self.clock + transfer, rows(self.cur_actual_free, action))
-        speed = rows(self.cur_speed, action).clamp_min(1e-30)
+        at_server = flat_index(action, self.n_idx.numel())  # (env, server) as one index
+        at_task = flat_index(f, self.ready.shape[1])
+        transfer = take_rows(self.cur_transfer, at_server)
+        # the chosen server's earliest actually free slot (the event semantics; not what the scheduler knows)
+        slot_free = take_rows(self.slot_free, at_server)  # [B, S]
+        actual_free, slot = slot_free.min(1)
+        start = torch.maximum(self.clock + transfer, actual_free)
+        speed = take_rows(self.cur_speed, at_server).clamp_min(1e-30)
         latency = rows(b.latency, self.cur_type)
-        finish = start + latency + rows(b.work, f) / speed
+        finish = start + latency + take_rows(b.work, at_task) / speed
 
-        def put(t: torch.Tensor, idx: torch.Tensor, value: torch.Tensor) -> None:
-            put_rows(t, idx, torch.where(act, value, rows(t, idx)))
+        every = bool(act.all())  # then nothing needs the old values kept (the usual case)
 
-        put(self.server, f, action)
-        put(self.start, f, start)
-        put(self.finish, f, finish)
-        put(self.ready, f, torch.full_like(start, INF))
-        put(self.decided, f, torch.ones_like(act))
-        n_flat = bi * self.n_idx.numel() + action  # (env, server) as one index
-        slot_free = self.slot_free.view(-1, self.slot_free.shape[2])
-        self._put_slot(slot_free, n_flat, rows(self.cur_slot, action), finish, act)
+        def put(t: torch.Tensor, value: torch.Tensor) -> None:
+            flat = t.view(-1)
+            flat.index_copy_(0, at_task, value if every else torch.where(act, value, flat.index_select(0, at_task)))
+
+        put(self.server, action)
+        put(self.start, start)
+        put(self.finish, finish)
+        put(self.ready, torch.full_like(start, INF))
+        put(self.decided, act)
+        slot_free.scatter_(1, slot[:, None], torch.where(act, finish, actual_free)[:, None])
+        self.slot_free.view(-1, slot_free.shape[1]).index_copy_(0, at_server, slot_free)
         self.queue.insert(
-            action, self.clock, act, start=start, finish=finish, duration=latency + rows(b.exp_work, f) / speed,
-            earliest=self.clock + transfer, order=self.num_decisions.to(start.dtype), task=f,
+            at_server, self.clock, None if every else act, start=start, finish=finish,
+            duration=latency + take_rows(b.exp_work, at_task) / speed, earliest=self.clock + transfer,
+            order=self.num_decisions.to(start.dtype), task=f,
         )  # fmt: skip
         self.busy += torch.where(act, finish - start, 0.0)
         self.num_decisions += act.long()
 
-        self._release_children(f, finish, act)
-        self._close_workflow(finish, act)
+        self._release_children(at_task, finish, act)
+        self._close_workflow(at_task, finish, act)
         self._select_next()
         reward = self._reward(act)
         self._per_server()
         return self.observe(), reward, self.done
 
-    @staticmethod
-    def _put_slot(
-        t: torch.Tensor, row: torch.Tensor, col: torch.Tensor, value: torch.Tensor, act: torch.Tensor
-    ) -> None:
-        """``t[row, col] = value`` where ``act`` (``t`` a contiguous 2-D view), one flat index per env."""
-        flat = t.view(-1)
-        i = row * t.shape[1] + col
-        flat.index_copy_(0, i, torch.where(act, value, flat.index_select(0, i)))
-
-    def _release_children(self, f: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
-        """Count the placed task off each child's parents; a child whose parents are all placed becomes ready."""
+    def _release_children(self, at_task: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
+        """Count the placed task (flat index ``at_task``) off each child's parents; a child whose
+        parents are all placed becomes ready."""
         b = self.batch
-        ch, chm = csr_rows(b.child_ptr, b.n_children, b.child_idx, f, b.max_children, self.sink)  # [B, Q]
+        ch, chm = csr_rows(b.child_ptr, b.n_children, b.child_idx, at_task, b.max_children)  # [B, Q]
+        # padded entries name the placed task itself (not its own child): they write back what they read
+        ch = torch.where(chm, ch, self.cur_task[:, None])
         chm &= act[:, None]
-        left = self.parents_left.gather(1, ch) - chm.long()
+        left = self.parents_left.gather(1, ch) - chm.view(torch.uint8)
         self.parents_left.scatter_(1, ch, left)
         old_lb = self.ready_lb.gather(1, ch)
         lb = torch.where(chm, torch.maximum(old_lb, finish[:, None]), old_lb)
         self.ready_lb.scatter_(1, ch, lb)
-        old_ready = self.ready.gather(1, ch)
-        self.ready.scatter_(1, ch, torch.where(chm & (left == 0), lb, old_ready))
+        # every other entry's ready time is inf: a child with a parent left, the placed task itself
+        # (the padding), and every task of a finished environment (finished: no task is ready)
+        self.ready.scatter_(1, ch, torch.where(chm & (left == 0), lb, INF))
 
-    def _close_workflow(self, finish: torch.Tensor, act: torch.Tensor) -> None:
-        w = self.cur_wf
+    def _close_workflow(self, at_task: torch.Tensor, finish: torch.Tensor, act: torch.Tensor) -> None:
+        """The placed task's workflow: its next ready time, tasks left, finish, remaining work, completion."""
         bs, w1, m = self.batch.shape
-        put_rows(self.wf_min, w, rows(self.ready.view(bs, w1, m), w).amin(-1))
-        left = rows(self.wf_left, w) - act.long()
-        put_rows(self.wf_left, w, left)
-        wf_finish = torch.where(act, torch.maximum(rows(self.wf_finish, w), finish), rows(self.wf_finish, w))
-        put_rows(self.wf_finish, w, wf_finish)
-        placed_work = torch.where(act, rows(self.batch.exp_work, self.cur_task), 0.0)
-        put_rows(self.wf_rem_work, w, rows(self.wf_rem_work, w) - placed_work)
-        put_rows(self.completion, w, torch.where(act & (left == 0), wf_finish, rows(self.completion, w)))
+        at_wf = flat_index(self.cur_wf, w1)
+
+        def get(t: torch.Tensor) -> torch.Tensor:
+            return t.view(-1).index_select(0, at_wf)
+
+        def put(t: torch.Tensor, value: torch.Tensor) -> None:
+            t.view(-1).index_copy_(0, at_wf, value)
+
+        put(self.wf_min, take_rows(self.ready.view(bs, w1, m), at_wf).amin(-1))
+        left = get(self.wf_left) - act.long()
+        put(self.wf_left, left)
+        wf_finish = get(self.wf_finish)
+        wf_finish = torch.where(act, torch.maximum(wf_finish, finish), wf_finish)
+        put(self.wf_finish, wf_finish)
+        placed_work = torch.where(act, take_rows(self.batch.exp_work, at_task), 0.0)
+        put(self.wf_rem_work, get(self.wf_rem_work) - placed_work)
+        put(self.completion, torch.where(act & (left == 0), wf_finish, get(self.completion)))
 
     def _select_next(self) -> None:
         """The next task per environment: smallest ready time, then earliest workflow, then lowest index."""
         bs, w1, m = self.batch.shape
-        w = self.wf_min.argmin(1)
-        t = rows(self.ready.view(bs, w1, m), w).argmin(-1)
+        self.clock, w = self.wf_min.min(1)  # min returns the first (earliest) workflow among ties
+        t = take_rows(self.ready.view(bs, w1, m), flat_index(w, w1)).argmin(-1)
         self.cur_wf, self.cur_task = w, w * m + t
-        self.clock = rows(self.wf_min, w)
         self.done = torch.isinf(self.clock)
         self.cur_type = rows(self.batch.type, self.cur_task)
 
     def _integral_until(self, t: torch.Tensor) -> torch.Tensor:
         """Integral over [0, t] of the number of workflows in the system, ``[B]`` (t may be inf)."""
         arr = self.batch.arrival
-        inside = torch.minimum(self.completion, t[:, None]) - arr
-        return torch.where(self.batch.wf_valid, inside.clamp_min(0.0), 0.0).sum(1)
+        inside = torch.minimum(self.completion, t[:, None]) - arr  # -inf for padding: it arrives at inf
+        return inside.clamp_min(0.0).sum(1)
 
     def _reward(self, act: torch.Tensor) -> torch.Tensor:
         new = self._integral_until(self.clock)
@@ -294,31 +307,28 @@ class SchedulingEnv(EnvState):
         return reward
 
     def _per_server(self) -> None:
-        """Quantities of placing the current task on each server ``[B, N]``: transfer, actual free time and
-        slot (the event semantics), the scheduler's free time and start (its information), mask."""
+        """Quantities of placing the current task on each server ``[B, N]``: transfer (the event semantics),
+        the scheduler's free time and start (its information), speed, mask; and the running and queued
+        task counts the scheduler knows of."""
         b = self.batch
-        par, par_mask = csr_rows(b.parent_ptr, b.n_parents, b.parent_idx, self.cur_task, b.max_parents, self.sink)
-        p_server = torch.where(par_mask, self.server.gather(1, par), -1)
-        p_cost = torch.where(
-            p_server >= 0, b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None], 0.0
-        )
+        at_task = flat_index(self.cur_task, self.ready.shape[1])
+        par, par_mask = csr_rows(b.parent_ptr, b.n_parents, b.parent_idx, at_task, b.max_parents)
+        p_server = self.server.gather(1, par)
+        p_cost = (b.net_latency[:, None] + b.out_mb.gather(1, par) / b.bandwidth[:, None]) * par_mask
         # transfer(n) = max cost over parents not on n. With c1 the largest cost (its parent on s1)
-        # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else.
+        # and c2 the largest among parents not on s1: transfer = c2 on s1, c1 everywhere else. (With
+        # no cost above 0, s1 may name any server: the transfer is 0 everywhere.)
         c1, arg = p_cost.max(1)
         s1 = p_server.gather(1, arg[:, None])
-        c2 = torch.where(p_server != s1, p_cost, 0.0).amax(1)
+        c2 = (p_cost * (p_server != s1)).amax(1)
         self.cur_transfer = torch.where(self.n_idx == s1, c2[:, None], c1[:, None])
-        self.cur_actual_free, self.cur_slot = self.slot_free.min(-1)
         now = torch.where(self.done, 0.0, self.clock)
-        self.cur_running, self.cur_queued = self.queue.states(now)
-        if self.information == "exact_queue":
-            self.cur_free = self.cur_actual_free
-        else:
-            believed = believed_slots(self.queue, now, b.slots * b.server_valid, self.cur_running, self.cur_queued)
-            self.cur_free = believed.amin(-1)
+        slots = b.slots * b.server_valid
+        free = believed_free(self.queue, now, slots, ~self.done, self.slot_free.shape[2])
+        self.cur_running, self.cur_queued = self.queue.running, self.queue.queued
+        self.cur_free = self.slot_free.amin(-1) if self.information == "exact_queue" else free
         self.cur_start = torch.maximum(self.clock[:, None] + self.cur_transfer, self.cur_free)
-        by_type = self.cur_type[:, None, None].expand(-1, b.speed.shape[1], 1)
-        self.cur_speed = b.speed.gather(2, by_type).squeeze(2)
+        self.cur_speed = column_of_rows(b.speed, self.cur_type)
         self.cur_mask = (self.cur_speed > 0) & b.server_valid
 
     # -- outputs ---------------------------------------------------------------------------------

@@ -31,9 +31,11 @@ class EnvState:
       (busy slot-seconds placed), ``num_decisions``;
     - the current decision: ``cur_wf``, ``cur_task``, ``cur_type`` ``[B]``; per server ``[B, N]``
       ``cur_speed``, ``cur_mask`` (feasible), ``cur_transfer``, ``cur_free`` (believed earliest
-      free slot), ``cur_start`` (believed start); ``cur_running``, ``cur_queued`` ``[B, N, Q]``
-      (the queue table's rows by state, as the scheduler knows them);
-    - ``server_static`` ``[B, N, C]`` class one-hot (0 on padded servers);
+      free slot), ``cur_start`` (believed start); ``cur_running``, ``cur_queued`` (how many tasks the
+      scheduler knows to be running on, and queued at, each server);
+    - ``server_static`` ``[B, N, C]`` class one-hot (0 on padded servers); ``node_static``
+      ``[B, T, 3]`` per task: log-scaled expected work and bottom level, and its node-table code
+      (float32, see :func:`~scale_pl.sim.batched.features.static_node_features`);
     - ``batch`` (the workloads), ``time_scale`` (seconds that map to 1 in log-scaled features),
       ``sink`` (the first flat index of the empty sink row, a harmless gather target).
     """
@@ -66,6 +68,7 @@ class EnvState:
     cur_running: torch.Tensor
     cur_queued: torch.Tensor
     server_static: torch.Tensor
+    node_static: torch.Tensor
 
     def response_times(self) -> torch.Tensor:
         """``[B, W+1]`` response time per workflow (nan for padding and unfinished workflows)."""

@@ -36,15 +36,16 @@ def believed_env(env: SchedulingEnv) -> SchedulingEnv:
     table = world.queue
     running, queued = table.states(now[:, 0])
     row_end = torch.full_like(table.known_finish, INF)
-    world.slot_free = believed_slots(table, now[:, 0], b.slots * b.server_valid, running, queued, row_end)
+    world.slot_free = believed_slots(table, now[:, 0], b.slots * b.server_valid, row_end)
     pending = running | queued
     row_start = torch.where(queued, row_end, table.expected_end) - table.duration
-    task = torch.where(pending, table.task, world.sink).flatten(1)  # other rows write the sink onto itself
+    task = torch.where(pending, table.task.long(), world.sink).flatten(1)  # other rows write the sink onto itself
     for times, value in ((world.start, row_start), (world.finish, row_end)):
         times.scatter_(1, task, torch.where(pending.flatten(1), value.flatten(1), times.gather(1, task)))
     table.expected_end = torch.where(pending, row_end, table.expected_end)
     table.known_start = torch.where(queued, row_start, table.known_start)
     table.known_finish = torch.where(pending, row_end, table.known_finish)
+    table.forget_counts()
     _refresh_readiness(world)
     world._select_next()
     world._per_server()
