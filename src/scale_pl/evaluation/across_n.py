@@ -194,14 +194,14 @@ def evaluate(
     """
     rows = []
     for n in sizes:
+        if progress and REFERENCE in policies:
+            progress(f"N={n} {REFERENCE}")
         pairs = workloads(generator, spec, n, seeds)
         batch = WorkloadBatch.from_pairs(pairs).to(device)
         size = len(pairs)
         made: dict[str, Row] = {}
         limit = None
         if REFERENCE in policies or cap > 0:
-            if progress and REFERENCE in policies:
-                progress(f"N={n} {REFERENCE}")
             env = SchedulingEnv(batch, information=information)
             reference = policies[REFERENCE]() if REFERENCE in policies else make_heuristic(REFERENCE)
             run_episode(env, reference)

@@ -112,13 +112,15 @@ class WorkloadBatch:
         edge_ptr, n_edges = np.zeros((b, w + 1), np.int64), np.zeros((b, w + 1), np.int64)
         for i, (wl, _) in enumerate(pairs):
             parent_rows, child_rows = [], []
+            edges_before = 0  # edges of the workflows before j: a running count (re-summing was quadratic)
             for j, f in enumerate(wl.workflows):
                 base, nt = j * m, f.num_tasks
                 arrival[i, j] = f.arrival
                 sl = slice(base, base + nt)
                 task_valid[i, sl] = True
                 typ[i, sl], exp_work[i, sl], work[i, sl], out_mb[i, sl] = f.types, f.expected_work, f.work, f.output_mb
-                edge_ptr[i, j], n_edges[i, j] = sum(len(c) for c in child_rows), len(f.edges)
+                edge_ptr[i, j], n_edges[i, j] = edges_before, len(f.edges)
+                edges_before += len(f.edges)
                 parent_rows += [[base + x for x in plist] for plist in f.parents()] + [[]] * (m - nt)
                 child_rows += [[base + x for x in clist] for clist in f.children()] + [[]] * (m - nt)
             for ptr, count, idx, lists in (

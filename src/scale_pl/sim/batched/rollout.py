@@ -39,9 +39,14 @@ def run_episode(env: SchedulingEnv, policy, max_steps: int | None = None, cap: A
     Small batches (what `schedule`, `evaluate` and the final evaluation run) use one intra-op
     thread: their tensors are tiny, and threads fighting over them made a one-environment loop
     3x slower on two cores, 5-10x when another process kept a core busy.
+
+    The episode runs in ``torch.inference_mode`` (15-25% less time per step than ``no_grad`` for
+    these small tensors): the state tensors the environment creates are inference tensors
+    afterwards, readable anywhere but not updatable in place outside inference mode (reset the
+    environment, not some of its rows, to reuse it).
     """
     threads = 1 if env.b_idx.numel() <= SMALL_BATCH else torch.get_num_threads()
-    with torch.no_grad(), intra_op_threads(threads):
+    with torch.inference_mode(), intra_op_threads(threads):
         return _run(env, policy, max_steps, cap)
 
 
