@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scale_pl.algos.module import SCALEModule
-from scale_pl.cli import MLflowSaveConfig, SCALECLI
+from scale_pl.cli import SCALECLI, MLflowSaveConfig
 from scale_pl.data.datamodule import RolloutDataModule
 from tests.training.fitting import CONF, TINY
 
