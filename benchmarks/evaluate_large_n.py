@@ -6,8 +6,8 @@ Usage: ``python benchmarks/evaluate_large_n.py [--checkpoint pretrained/scale_s0
 Runs what ``python -m scale_pl evaluate --checkpoint ... --heuristics ... --sizes ... --seeds ...`` runs
 (:func:`~scale_pl.evaluation.across_n.evaluate_across_n`, the test seeds, 4 workflows per server),
 with every policy call timed: per N, the seconds of EFT's reference run and of the other policies,
-split into the policies' own calls and the rest (the environment's steps and observations; the
-workloads' generation and packing count in EFT's part). CPU seconds (``time.process_time``) are the
+split into the policies' own calls and the rest (the environment's steps and observations; packing
+the workloads counts in EFT's part, generating them in the part before). CPU seconds (``time.process_time``) are the
 figure to compare on a shared machine: wall time moves with the other processes' load, CPU time much
 less. Issue 16's target: 3x faster than before at N=96-256 (docs/performance.md). Ends with one JSON
 line.
