@@ -135,3 +135,15 @@ def test_a_lookahead_runs_alone_beside_shared_policies() -> None:
     env = SchedulingEnv(workload_batch(generator, spec, 4, SEEDS[:1]))
     run_episode(env, make_heuristic("lookahead:2"))
     assert rows[2].art == pytest.approx(float(env.metrics()["art"][0]))
+
+
+def test_only_heuristics_share_an_environment() -> None:
+    """A learned (or any other) policy runs alone: one that collapses would grow the queue table, and the
+    cost of every step, for whatever shares its environment."""
+    from scale_pl.evaluation.across_n import _packs
+
+    names = ("least_loaded", "random", "lookahead:2", "round_robin", "rank_eft")
+    policies = {n: (lambda n=n: make_heuristic(n)) for n in names} | {"learned": Slowest, "diag": Diagnosed}
+    packs = [[name for name, _ in pack] for pack in _packs(policies, size=16)]
+    assert packs == [["least_loaded", "random"], ["lookahead:2"], ["round_robin", "rank_eft"], ["learned"], ["diag"]]
+    assert [[n for n, _ in p] for p in _packs(policies, size=64)] == [[n] for n in policies]  # 64 rows: full
