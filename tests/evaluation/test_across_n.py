@@ -53,6 +53,7 @@ def test_response_time_stats_match_numpy_and_drop_padding() -> None:
 
 def test_art_plot_is_written(tmp_path) -> None:
     rows = [Row(m, n, art, art, art, 1.0, 0.5, 5.0) for m, art in (("eft", 10.0), ("scale", 9.0)) for n in (16, 32)]
+    rows.append(Row("collapsed", 32, 120.0, 200.0, 210.0, 9.0, float("nan"), 5.0, censored=[True]))  # a lower bound
     path = plot_art_vs_n(rows, tmp_path / "art.png")
     assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
 
