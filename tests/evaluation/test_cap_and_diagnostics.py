@@ -147,3 +147,13 @@ def test_only_heuristics_share_an_environment() -> None:
     packs = [[name for name, _ in pack] for pack in _packs(policies, size=16)]
     assert packs == [["least_loaded", "random"], ["lookahead:2"], ["round_robin", "rank_eft"], ["learned"], ["diag"]]
     assert [[n for n, _ in p] for p in _packs(policies, size=64)] == [[n] for n in policies]  # 64 rows: full
+
+
+@pytest.mark.parametrize("cap", [0.5, -1.0])
+def test_final_evaluation_refuses_a_cap_below_one(cap: float) -> None:
+    from scale_pl.errors import ScaleError
+    from scale_pl.evaluation.callback import FinalEvaluation
+
+    with pytest.raises(ScaleError, match="cap must be 0"):
+        FinalEvaluation(cap=cap)
+    assert FinalEvaluation(cap=0).cap == 0 and FinalEvaluation().cap == 10.0
