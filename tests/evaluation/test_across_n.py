@@ -124,6 +124,10 @@ def test_censored_runs_are_lower_bounds_in_the_table() -> None:
     assert some.num_censored == 1 and every.num_censored == 2
     notes = format_notes([eft, some, every])
     assert "3 of 6 runs were censored" in notes and "10 x EFT's ART" in notes
+    # ratios to another method: the cap is still K x EFT, so the ratio cell is a plain lower bound
+    other = format_table([some, every], reference="ll")
+    assert f"| > {101 / 60:.3f} | " in other and "x LL" not in other
+    assert "10 x EFT's ART" in format_notes([some, every], reference="ll")
     assert "| 16 | ll | > 50.00 (10.00) |" in format_pattern_table([eft, some, every])
 
 

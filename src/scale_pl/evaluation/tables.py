@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from scale_pl.evaluation.across_n import Row
+from scale_pl.evaluation.across_n import REFERENCE, Row
 from scale_pl.evaluation.stats import iqm_interval, mean
 
 DIAGNOSTICS_ORDER = ("tie_share", "entropy", "z_mean", "z_std")
@@ -82,7 +82,7 @@ def format_table(rows: list[Row], reference: str = "eft") -> str:
         cap = max(r.cap for r in members)
         if ratio is None or ref is None:
             ratio_cell = "-"
-        elif every and cap > 0:
+        elif every and cap > 0 and reference == REFERENCE:
             ratio_cell = f"> {cap:g} x {reference.upper()}"
         else:
             ratio_cell = more + _summary(ratio, members[0].art / mean([r.art for r in ref]), 3, runs)[1]
@@ -111,7 +111,7 @@ def format_notes(rows: list[Row], reference: str = "eft") -> str:
         k = max(r.cap for r in rows)
         notes.append(
             f"> : a lower bound. {censored} of {sum(len(r.censored) for r in rows)} runs were censored: stopped "
-            f"once certain to exceed {k:g} x {reference.upper()}'s ART on their workload; each enters every "
+            f"once certain to exceed {k:g} x {REFERENCE.upper()}'s ART on their workload; each enters every "
             "figure as the certain lower bound at its stop (utilisation: -)."
         )
     return "\n".join(notes)
