@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from scale_pl.evaluation.stats import interval
+from scale_pl.evaluation.stats import iqm_interval
 
 
 def main(paths: list[str]) -> None:
@@ -24,16 +24,17 @@ def main(paths: list[str]) -> None:
     art = {(r["method"], r["num_servers"]): r["art"] for r in rows}
     members = {g: sorted(r["method"] for r in rows if r["group"] == g and r["num_servers"] == rows[0]["num_servers"])
                for g in ("scale", "no_srr")}  # fmt: skip
-    print("| N | SCALE / EFT per seed | no SRR / EFT per seed | SRR gain per seed (%) | mean gain ± 95% (%) |")
+    print("| N | SCALE / EFT per seed | no SRR / EFT per seed | SRR gain per seed (%) | IQM gain [95% interval] (%) |")
     print("|---:|---|---|---|---:|")
     for n in sorted({r["num_servers"] for r in rows}):
         eft = art["eft", n]
         srr = [art[m, n] for m in members["scale"]]
         plain = [art[m, n] for m in members["no_srr"]]
         gains = [100 * (b - a) / b for a, b in zip(srr, plain, strict=True)]
-        mean, half = interval(gains)
+        gain = iqm_interval(gains)
+        summary = f"{gain.iqm:+.1f} [{gain.low:+.1f}, {gain.high:+.1f}]"
         print(f"| {n} | {', '.join(f'{a / eft:.3f}' for a in srr)} | {', '.join(f'{b / eft:.3f}' for b in plain)} | "
-              f"{', '.join(f'{g:+.1f}' for g in gains)} | {mean:+.1f} ± {half:.1f} |")  # fmt: skip
+              f"{', '.join(f'{g:+.1f}' for g in gains)} | {summary} |")  # fmt: skip
 
 
 if __name__ == "__main__":

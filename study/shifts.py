@@ -20,7 +20,8 @@ Every method runs on the same test workloads (seeds ``TEST_SEED_BASE + i``, i < 
 ``python -m scale_pl evaluate``): every checkpoint (``--checkpoint NAME=GLOB``; several files under one
 NAME are its training seeds) and the heuristics eft, rank_eft and least_loaded. The table has one row per
 (setting, N): EFT's ART, then per method the mean ART over the test workloads divided by EFT's (for a
-method of several checkpoints: mean ± 95% interval and each seed's value). Bad input: ``error: ...`` on
+method of several checkpoints: the interquartile mean [stratified-bootstrap 95% interval] and each seed's
+value). Bad input: ``error: ...`` on
 stderr, exit code 2.
 """
 

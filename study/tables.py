@@ -4,8 +4,8 @@
     python study/tables.py targets   # issue 11's targets, measured
     python study/tables.py sum       # summed-attention variant: ART / EFT and the generalisation gap
 
-Nothing is computed here that the JSON does not hold: means, 95% t-intervals (scale_pl.evaluation.stats)
-and ratios to EFT's ART on the same test workloads.
+Nothing is computed here that the JSON does not hold: means, interquartile means with stratified-bootstrap
+95% intervals (scale_pl.evaluation.stats) and ratios to EFT's ART on the same test workloads.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from scale_pl.evaluation.across_n import Row, format_table
-from scale_pl.evaluation.stats import interval
+from scale_pl.evaluation.across_n import Row
+from scale_pl.evaluation.stats import mean
+from scale_pl.evaluation.tables import format_table
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = (16, 32, 48, 64, 128)
@@ -66,7 +67,7 @@ def targets() -> str:
 
     worst = [max(a[m, n] / a["eft", n] for m in seeds) for n in SIZES]
     row("every SCALE seed below EFT (worst seed / EFT)", [f"{w:.3f} {'met' if w < 1 else '**missed**'}" for w in worst])
-    means = [interval([a[m, n] / a["eft", n] for m in seeds])[0] for n in SIZES]
+    means = [mean([a[m, n] / a["eft", n] for m in seeds]) for n in SIZES]
     row("SCALE mean <= 0.90 x EFT", [f"{v:.3f} {'met' if v <= 0.90 else '**missed**'}" for v in means])
     cells = []
     for n, v in zip(SIZES, means, strict=True):

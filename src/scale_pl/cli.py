@@ -96,21 +96,37 @@ class MLflowSaveConfig(SaveConfigCallback):
             logger.experiment.log_artifact(logger.run_id, str(path))
         params = _flatten(yaml.safe_load(text))
         logger.log_hyperparams({k: str(v)[:500] for k, v in params.items()})
-        cfg = self.config
-        encoder = cfg.model.policy.init_args.dag_encoder.class_path.rsplit(".", 1)[-1]
-        srr = cfg.model.srr
-        srr_on = srr is not None and any(
-            float(srr.init_args.get(k, 0) or 0) > 0 for k in ("decorrelation_weight", "kl_weight")
-        )
+        facts = run_facts(self.config)
         for key, value in {
             "git_commit": git_commit(),
-            "encoder": encoder,
-            "srr": "on" if srr_on else "off",
+            "encoder": facts["encoder"],
+            "srr": facts["srr"],
             "train_sizes": ",".join(str(n) for n in pl_module.trainer.datamodule.train_sizes),
-            "seed": str(cfg.get("seed_everything")),
-            "config": ",".join(Path(str(c)).stem for c in (cfg.get("config") or [])) or "-",
+            "seed": facts["seed"],
+            "config": ",".join(facts["configs"]) or "-",
         }.items():
             logger.experiment.set_tag(logger.run_id, key, value)
+
+
+def run_facts(cfg: Namespace) -> dict:
+    """What a run is, from its parsed config: the encoder class, SRR on/off, the seed and the config files' stems."""
+    encoder = cfg.model.policy.init_args.dag_encoder.class_path.rsplit(".", 1)[-1]
+    srr = cfg.model.srr
+    srr_on = srr is not None and any(
+        float(srr.init_args.get(k, 0) or 0) > 0 for k in ("decorrelation_weight", "kl_weight")
+    )
+    configs = [Path(str(c)).stem for c in (cfg.get("config") or [])]
+    return {"encoder": encoder, "srr": "on" if srr_on else "off", "seed": str(cfg.get("seed_everything")),
+            "configs": configs}  # fmt: skip
+
+
+def run_name(cfg: Namespace) -> str:
+    """The MLflow run name of a fit: ``{config stem}-{encoder}-{srr|nosrr}-s{seed}``, such as
+    ``scale-gin-srr-s3`` (several config files: their stems joined by ``+``; none: ``run``)."""
+    facts = run_facts(cfg)
+    encoder = facts["encoder"].lower().removesuffix("encoder") or facts["encoder"].lower()
+    srr = "srr" if facts["srr"] == "on" else "nosrr"
+    return f"{'+'.join(facts['configs']) or 'run'}-{encoder}-{srr}-s{facts['seed']}"
 
 
 def _flatten(tree, prefix: str = "") -> dict:
@@ -154,6 +170,8 @@ class SCALECLI(LightningCLI):
         if is_mlflow and not logger.init_args.get("tracking_uri"):
             # MLFlowLogger would fall back to the `file:` store, which MLflow 3 refuses.
             logger.init_args.tracking_uri = tracking_uri()
+        if is_mlflow and not logger.init_args.get("run_name"):
+            logger.init_args.run_name = run_name(config)  # instead of MLflow's random words
         if config.trainer.get("enable_checkpointing") is not False and not _has_checkpoint(config.trainer.callbacks):
             # Lightning's default ModelCheckpoint would write to ./<experiment id>/<run id>/ under MLflow.
             callbacks = list(config.trainer.callbacks or [])

@@ -13,6 +13,7 @@ import pytest
 from scale_pl.baselines import make_heuristic
 from scale_pl.evaluation import shifts
 from scale_pl.evaluation.across_n import Row
+from scale_pl.evaluation.stats import iqm_interval
 from scale_pl.seeds import TEST_SEED_BASE
 from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator, read_yaml
 
@@ -93,8 +94,11 @@ def test_table_by_hand() -> None:
     rows = [row("s0", 9.0, "scale"), row("s1", 11.0, "scale"), row("eft", 10.0), row("rank_eft", 12.0)]
     table = shifts.format_shift_table({"load_0.5": rows}).splitlines()
     assert table[0] == "| setting | N | EFT ART (s) | scale / EFT | eft / EFT | rank_eft / EFT |"
-    # scale: mean 1.0, sd 0.1414, t(1) = 12.706 -> half-width 12.706 x 0.1 = 1.271
-    assert table[2] == "| load_0.5 | 16 | 10.00 | 1.000 ± 1.271 (0.900, 1.100) | 1.000 | 1.200 |"
+    # scale: two runs, no per-workload values: IQM and bootstrap interval of the ratios 0.9 and 1.1
+    scale = iqm_interval([0.9, 1.1])
+    assert scale.iqm == pytest.approx(1.0) and (scale.low, scale.high) == pytest.approx((0.9, 1.1))
+    cell = f"{scale.iqm:.3f} [{scale.low:.3f}, {scale.high:.3f}] (0.900, 1.100)"
+    assert table[2] == f"| load_0.5 | 16 | 10.00 | {cell} | 1.000 | 1.200 |"
     assert shifts.shift_rows_to_json({"load_0.5": rows})[0]["setting"] == "load_0.5"
 
 

@@ -3,7 +3,9 @@
 Example: ``python -m scale_pl evaluate --checkpoint checkpoints/<run>/best.ckpt --sizes 16 32 48 64``
 
 Several checkpoints given the same name (``scale=a.ckpt scale=b.ckpt``, or ``'scale=runs/scale_s*.ckpt'``)
-are the training seeds of one method: the table shows their mean and 95% interval.
+are the training seeds of one method: the table shows their interquartile mean and a stratified-bootstrap
+95% interval. EFT runs first at each N; a run certain to exceed ``--cap`` x EFT's ART on a workload
+stops there and is reported as censored.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from tqdm import tqdm
 
 from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import (
-    evaluate_across_n,
+from scale_pl.evaluation.across_n import DEFAULT_CAP, evaluate_across_n
+from scale_pl.evaluation.tables import (
+    format_diagnostics_table,
+    format_notes,
     format_pattern_table,
     format_table,
     format_z_table,
@@ -50,7 +54,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--information", choices=INFORMATION_MODES, default="expected",
         help="what the schedulers know of the servers' queues (default: expected; exact_queue is optimistic)",
     )  # fmt: skip
+    add_cap_argument(parser)
     parser.add_argument("--json", default=None, help="also write the rows (one per run and N) to this JSON file")
+
+
+def add_cap_argument(parser: argparse.ArgumentParser) -> None:
+    """``--cap K`` (shared with `table`): censor runs certain to exceed K x EFT's ART."""
+    parser.add_argument(
+        "--cap", type=float, default=DEFAULT_CAP, metavar="K",
+        help=f"stop a run once it is certain to exceed K x EFT's ART on its workload and report it as censored "
+             f"(default {DEFAULT_CAP:g}; 0 = no cap)",
+    )  # fmt: skip
+
+
+def check_cap(cap: float) -> None:
+    """A one-line error unless ``cap`` is 0 (off) or a finite K >= 1."""
+    if not (cap == 0 or 1 <= cap < float("inf")):
+        raise ScaleError(f"--cap must be 0 (no cap) or a number >= 1, got {cap:g}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
     if args.rho is not None and not args.rho > 0:
         raise ScaleError(f"--rho must be > 0, got {args.rho}")
+    check_cap(args.cap)
     policies, groups = {}, {}
     for group, path in expand_checkpoints(args.checkpoint):
         policy = load_policy(path)  # fails early, one line, on a bad file
@@ -84,15 +105,22 @@ def run(args: argparse.Namespace) -> int:
 
         rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
                                  range(TEST_SEED_BASE, TEST_SEED_BASE + args.seeds), args.workflows_per_server,
-                                 args.rho, progress=progress, groups=groups, information=args.information)  # fmt: skip
+                                 args.rho, progress=progress, groups=groups, information=args.information,
+                                 cap=args.cap)  # fmt: skip
     reference = "eft" if "eft" in args.heuristics else rows[0].group
     print(format_table(rows, reference=reference))
+    if notes := format_notes(rows, reference=reference):
+        print(f"\n{notes}")
     print(f"\nMean response time per DAG pattern (ratio to {reference.upper()}):\n")
     print(format_pattern_table(rows, reference=reference))
     if any(r.z for r in rows):
         print("\nThe attention feature z of the learned policies (SRR pulls it toward N(0, I)):\n")
         print(format_z_table(rows))
-    print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), information {args.information}, "
+    if diagnostics := format_diagnostics_table(rows):
+        print("\nDecision diagnostics of the learned policies (share of tied top scores, normalised entropy, z):\n")
+        print(diagnostics)
+    cap = f"cap {args.cap:g} x EFT" if args.cap else "no cap"
+    print(f"\n{args.seeds} test workloads per N (seeds {TEST_SEED_BASE}..), information {args.information}, {cap}, "
           f"{time.time() - t0:.0f} s")  # fmt: skip
     if args.json:
         write_text_atomic(Path(args.json), json.dumps(rows_to_json(rows), indent=1))

@@ -11,8 +11,10 @@ import sys
 import time
 
 from scale_pl.baselines import HEURISTICS, make_heuristic
+from scale_pl.commands.evaluate import add_cap_argument, check_cap
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import evaluate_across_n, format_table, rows_to_json
+from scale_pl.evaluation.across_n import evaluate_across_n
+from scale_pl.evaluation.tables import format_notes, format_table, rows_to_json
 from scale_pl.io.atomic import check_writable, write_text_atomic
 from scale_pl.sim.batched.env import INFORMATION_MODES
 from scale_pl.sim.generators.config import load_generator
@@ -30,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--information", choices=INFORMATION_MODES, default="expected",
         help="what the schedulers know of the servers' queues (default: expected; exact_queue is optimistic)",
     )  # fmt: skip
+    add_cap_argument(parser)
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
 
 
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScaleError(f"--rho must be > 0, got {args.rho}")
     if args.seeds < 1 or args.workflows_per_server < 1:
         raise ScaleError("--seeds and --workflows-per-server must be >= 1")
+    check_cap(args.cap)
     for name in args.policies:
         make_heuristic(name)
     if args.json:
@@ -49,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     rows = evaluate_across_n(policies, args.workload_config, args.cluster_config, args.sizes,
                              range(10_000, 10_000 + args.seeds), args.workflows_per_server, args.rho,
                              progress=lambda s: print(f"  {s}", file=sys.stderr),
-                             information=args.information)  # fmt: skip
+                             information=args.information, cap=args.cap)  # fmt: skip
     rho = args.rho if args.rho is not None else load_generator(args.workload_config).rho
     print(format_table(rows))
-    print(f"\n{args.seeds} workloads per N, rho {rho}, information {args.information}, {time.time() - t0:.0f} s")
+    if notes := format_notes(rows):
+        print(f"\n{notes}")
+    cap = f"cap {args.cap:g} x EFT" if args.cap else "no cap"
+    print(f"\n{args.seeds} workloads per N, rho {rho}, information {args.information}, {cap}, {time.time() - t0:.0f} s")
     if args.json:
         write_text_atomic(args.json, json.dumps(rows_to_json(rows), indent=1))
     return 0

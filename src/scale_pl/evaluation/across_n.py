@@ -1,4 +1,13 @@
-"""Evaluate policies at several cluster sizes on identical seeded workloads."""
+"""Evaluate policies at several cluster sizes on identical seeded workloads.
+
+At each N the test workloads are one batch. EFT, the reference, runs first: its ART on each
+workload sets that workload's cap (``cap`` x EFT's ART, :mod:`~scale_pl.sim.batched.censor`), and a
+run certain to exceed it stops there and is reported as censored. The other heuristics then
+share one environment: each decides for its own copy of the batch's rows in an environment of
+``B x heuristics`` rows (up to :data:`PACK` rows), so the environment steps once for all of them
+(at N=96-256 a step of 16 rows costs far less than four steps of 4). Learned policies, and the
+lookahead (it searches over copies of the environment), run alone.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +18,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from scale_pl.evaluation.stats import interval
+from scale_pl.baselines import HEURISTICS, make_heuristic
 from scale_pl.losses.srr import feature_stats
 from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.censor import ArtCap
 from scale_pl.sim.batched.env import SchedulingEnv
 from scale_pl.sim.batched.rollout import run_episode
 from scale_pl.sim.generators.generator import WorkloadGenerator, workloads
 from scale_pl.sim.system.cluster import ClusterSpec
+from scale_pl.sim.system.observation import Observation
 from scale_pl.sim.system.workload import Workload
+
+REFERENCE = "eft"
+DEFAULT_CAP = 10.0
+PACK = 64  # environments stepped together at most (memory: at N=256 a [64, T] state tensor is 20 MB)
 
 
 @dataclass
@@ -26,7 +41,14 @@ class Row:
     ``group`` names the method a row belongs to when several rows are one method's training seeds
     (``scale`` from three checkpoints); it defaults to ``method``. ``pattern_art`` is the mean
     response time of each DAG pattern's workflows, pooled over the workloads; ``z`` the mean, std,
-    KL to N(0, I) and decorrelation of a learned policy's attention feature over its decisions.
+    KL to N(0, I) and decorrelation of a learned policy's attention feature over its decisions;
+    ``diagnostics`` what the policy's ``diagnostics()`` reported (tie share, entropy, z moments).
+
+    Per test workload (in seed order): ``workload_art`` and ``censored``. A censored workload
+    (stopped once certain to exceed ``cap`` x EFT's ART) holds the certain lower bound on its ART
+    at the stop, and every response-time figure of the row (``art``, ``p95``, ``p99``,
+    ``slowdown``, ``pattern_art``) is then a lower bound built from per-workflow lower bounds;
+    ``utilisation`` is NaN. ``num_censored`` counts the censored workloads; ``cap`` is K (0: off).
     """
 
     method: str
@@ -40,9 +62,18 @@ class Row:
     group: str = ""
     pattern_art: dict[str, float] = field(default_factory=dict)
     z: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    workload_art: list[float] = field(default_factory=list)
+    censored: list[bool] = field(default_factory=list)
+    num_censored: int = 0
+    cap: float = 0.0
 
     def __post_init__(self) -> None:
         self.group = self.group or self.method
+        for name in ("art", "p95", "p99", "slowdown", "utilisation", "lower_bound"):  # JSON writes NaN as null
+            if getattr(self, name) is None:
+                setattr(self, name, float("nan"))
+        self.num_censored = sum(self.censored) if self.censored else self.num_censored
 
 
 def pattern_means(response_times: np.ndarray, loads: Sequence[Workload]) -> dict[str, float]:
@@ -52,6 +83,101 @@ def pattern_means(response_times: np.ndarray, loads: Sequence[Workload]) -> dict
         for j, wf in enumerate(wl.workflows):
             pooled[wf.pattern or "?"].append(float(rt[j]))
     return {name: float(np.nanmean(v)) for name, v in sorted(pooled.items())}
+
+
+def _bounded_metrics(env: SchedulingEnv, cap: ArtCap | None) -> dict[str, torch.Tensor]:
+    """The episode metrics ``[B]``, and ``response`` ``[B, W+1]``; on censored rows every response-time
+    figure comes from the per-workflow lower bounds at the stop and utilisation is NaN."""
+    m = env.metrics()
+    response = env.response_times()
+    if cap is None or not bool(cap.censored.any()):
+        return {**m, "response": response}
+    c = cap.censored
+    bounds = cap.workflow_bounds(env)  # [B, W+1], NaN on uncensored rows and padding
+    cp = torch.where(env.batch.wf_valid, env.critical_path, float("nan"))
+    capped = {
+        "art": cap.bound,
+        "p95": bounds.nanquantile(0.95, dim=1),
+        "p99": bounds.nanquantile(0.99, dim=1),
+        "slowdown": (bounds / cp).nanmean(1),
+        "utilisation": torch.full_like(cap.bound, float("nan")),
+    }
+    out = {k: torch.where(c, capped[k], v) if k in capped else v for k, v in m.items()}
+    return {**out, "response": torch.where(c[:, None], bounds, response)}
+
+
+def _policy_rows(
+    name: str,
+    n: int,
+    policy: object,
+    m: dict[str, torch.Tensor],
+    rows: slice,
+    pairs: list,
+    group: str,
+    cap: ArtCap | None,
+    k: float,
+) -> Row:
+    """The :class:`Row` of ``policy``'s environments ``rows`` of a finished (pack) environment; ``m`` holds
+    :func:`_bounded_metrics` of every environment, ``k`` is the cap's K."""
+    per = {key: value[rows].double().cpu() for key, value in m.items()}
+    censored = cap.censored[rows].cpu().tolist() if cap is not None else [False] * len(pairs)
+    features = getattr(policy, "features", None)  # GreedyPolicy(record_features=True)
+    diagnostics = getattr(policy, "diagnostics", None)
+    utilisation = per["utilisation"]
+    return Row(
+        name,
+        n,
+        *(float(per[key].mean()) for key in ("art", "p95", "p99", "slowdown")),
+        float("nan") if any(censored) else float(utilisation.mean()),
+        float(per["lower_bound"].mean()),
+        group=group,
+        pattern_art=pattern_means(per["response"].numpy(), [wl for wl, _ in pairs]),
+        z=feature_stats(torch.cat(features)) if features else {},
+        diagnostics={key: float(v) for key, v in diagnostics().items()} if callable(diagnostics) else {},
+        workload_art=per["art"].tolist(),
+        censored=censored,
+        cap=k,
+    )
+
+
+class _Packed:
+    """Several policies, each deciding for its own block of ``size`` rows of one environment."""
+
+    def __init__(self, policies: list[object], size: int) -> None:
+        self.policies, self.size = policies, size
+
+    def reset(self, batch_size: int) -> None:
+        for policy in self.policies:
+            policy.reset(self.size)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        action = torch.zeros(obs.batch_size, dtype=torch.long, device=obs.mask.device)
+        for i, policy in enumerate(self.policies):
+            rows = slice(i * self.size, (i + 1) * self.size)
+            if not bool(obs.done[rows].all()):  # a policy whose every run has ended is not asked
+                action[rows] = policy(obs.index(rows))
+        return action
+
+
+def _shares(policy: object) -> bool:
+    """Whether ``policy`` may share an environment: the registry's heuristics only. A learned policy
+    runs alone: one that collapses piles work onto a few servers, and the queue table of its
+    environment (``[B, N, Q]``, Q the longest queue of any row) grows, and with it the cost of every
+    step of every row, until the cap stops it, and stays grown for the rest of the episode."""
+    return isinstance(policy, tuple(HEURISTICS.values()))
+
+
+def _packs(policies: dict[str, Callable[[], object]], size: int) -> list[list[tuple[str, object]]]:
+    """The policies (built by their factories) in groups that share one environment (:func:`_shares`)."""
+    per_pack = max(1, PACK // size)
+    packs: list[list[tuple[str, object]]] = []
+    for name, factory in policies.items():
+        policy = factory()
+        if _shares(policy) and packs and len(packs[-1]) < per_pack and _shares(packs[-1][0][1]):
+            packs[-1].append((name, policy))
+        else:
+            packs.append([(name, policy)])
+    return packs
 
 
 def evaluate(
@@ -64,27 +190,49 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     groups: dict[str, str] | None = None,
     information: str = "expected",
+    cap: float = DEFAULT_CAP,
 ) -> list[Row]:
     """Run each policy (built fresh by its factory) at each N on the workloads of ``seeds``.
 
     ``groups`` maps a policy name to the method it is a training seed of (default: itself);
-    ``information`` is the environment's information model (what every policy knows).
+    ``information`` is the environment's information model (what every policy knows); ``cap`` is K
+    of the censoring cap (0: none). EFT runs first at each N (a row only if ``policies`` has
+    ``"eft"``, whose factory must build EFT); rows come in the order of ``sizes``, then ``policies``.
     """
     rows = []
     for n in sizes:
-        pairs = workloads(generator, spec, n, seeds)
+        pairs = workloads(generator, spec, n, seeds)  # first: a workload the cluster cannot run is an error
+        if progress and REFERENCE in policies:
+            progress(f"N={n} {REFERENCE}")
         batch = WorkloadBatch.from_pairs(pairs).to(device)
-        for name, factory in policies.items():
+        size = len(pairs)
+        made: dict[str, Row] = {}
+        limit = None
+        if REFERENCE in policies or cap > 0:
+            env = SchedulingEnv(batch, information=information)
+            reference = policies[REFERENCE]() if REFERENCE in policies else make_heuristic(REFERENCE)
+            run_episode(env, reference)
+            m = _bounded_metrics(env, None)
+            if REFERENCE in policies:
+                made[REFERENCE] = _policy_rows(REFERENCE, n, reference, m, slice(None), pairs,
+                                               (groups or {}).get(REFERENCE, REFERENCE), None, cap)  # fmt: skip
+            limit = cap * m["art"] if cap > 0 else None
+        others = {name: factory for name, factory in policies.items() if name != REFERENCE}
+        for pack in _packs(others, size):
             if progress:
-                progress(f"N={n} {name}")
-            env, policy = SchedulingEnv(batch, information=information), factory()
-            run_episode(env, policy)
-            m = {k: float(v.mean()) for k, v in env.metrics().items()}
-            by_pattern = pattern_means(env.response_times().cpu().numpy(), [wl for wl, _ in pairs])
-            features = getattr(policy, "features", None)  # GreedyPolicy(record_features=True)
-            z = feature_stats(torch.cat(features)) if features else {}
-            values = [m[k] for k in ("art", "p95", "p99", "slowdown", "utilisation", "lower_bound")]
-            rows.append(Row(name, n, *values, group=(groups or {}).get(name, name), pattern_art=by_pattern, z=z))
+                for name, _ in pack:
+                    progress(f"N={n} {name}")
+            tiled = batch if len(pack) == 1 else batch.select(torch.arange(size).repeat(len(pack)))
+            env = SchedulingEnv(tiled, information=information)
+            capper = ArtCap(limit.repeat(len(pack))) if limit is not None else None
+            policy = pack[0][1] if len(pack) == 1 else _Packed([p for _, p in pack], size)
+            run_episode(env, policy, cap=capper)
+            m = _bounded_metrics(env, capper)
+            for i, (name, member) in enumerate(pack):
+                rows_i = slice(i * size, (i + 1) * size)
+                made[name] = _policy_rows(name, n, member, m, rows_i, pairs, (groups or {}).get(name, name),
+                                          capper, cap)  # fmt: skip
+        rows += [made[name] for name in policies]
     return rows
 
 
@@ -99,6 +247,7 @@ def evaluate_across_n(
     progress: Callable[[str], None] | None = None,
     groups: dict[str, str] | None = None,
     information: str = "expected",
+    cap: float = DEFAULT_CAP,
 ) -> list[Row]:
     """:func:`evaluate` with ``workflows_per_server x N`` workflows per workload at each N."""
     from scale_pl.sim.generators.config import load_cluster_spec, load_generator
@@ -109,86 +258,6 @@ def evaluate_across_n(
     for n in sizes:
         generator = load_generator(workload_config, num_workflows=workflows_per_server * n, **overrides)
         rows += evaluate(
-            policies, generator, spec, [n], seeds, progress=progress, groups=groups, information=information
+            policies, generator, spec, [n], seeds, progress=progress, groups=groups, information=information, cap=cap
         )
     return rows
-
-
-def _grouped(rows: list[Row]) -> dict[tuple[str, int], list[Row]]:
-    """Rows by (method group, N), in order of first appearance."""
-    out: dict[tuple[str, int], list[Row]] = {}
-    for r in rows:
-        out.setdefault((r.group, r.num_servers), []).append(r)
-    return out
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def format_table(rows: list[Row], reference: str = "eft") -> str:
-    """A markdown table per (method, N): ART, p95, p99, slowdown, utilisation, and ART as a ratio to
-    ``reference`` and to the lower bound. A method of several runs (training seeds) shows the mean and
-    the 95% t-interval of its ART and of its ratio to the reference.
-    """
-    groups = _grouped(rows)
-    ref = {n: _mean([r.art for r in members]) for (g, n), members in groups.items() if g == reference}
-    lines = [
-        f"| N | method | ART (s) | p95 (s) | p99 (s) | slowdown | utilisation | ART / {reference.upper()} | "
-        "ART / lower bound | runs |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for (group, n), members in groups.items():
-        art, half = interval([r.art for r in members])
-        cell = f"{art:.2f} ± {half:.2f}" if len(members) > 1 else f"{art:.2f}"
-        if n in ref:
-            ratio, rhalf = interval([r.art / ref[n] for r in members])
-            ratio_cell = f"{ratio:.3f} ± {rhalf:.3f}" if len(members) > 1 else f"{ratio:.3f}"
-        else:
-            ratio_cell = "-"
-        lines.append(
-            f"| {n} | {group} | {cell} | {_mean([r.p95 for r in members]):.2f} | "
-            f"{_mean([r.p99 for r in members]):.2f} | {_mean([r.slowdown for r in members]):.2f} | "
-            f"{_mean([r.utilisation for r in members]):.3f} | {ratio_cell} | "
-            f"{art / _mean([r.lower_bound for r in members]):.3f} | {len(members)} |"
-        )
-    return "\n".join(lines)
-
-
-def format_pattern_table(rows: list[Row], reference: str = "eft") -> str:
-    """A markdown table of mean response time per DAG pattern, with the ratio to ``reference`` in brackets."""
-    groups = _grouped(rows)
-    patterns = sorted({p for r in rows for p in r.pattern_art})
-    ref = {
-        (n, p): _mean([r.pattern_art[p] for r in members])
-        for (g, n), members in groups.items()
-        if g == reference
-        for p in patterns
-        if all(p in r.pattern_art for r in members)
-    }
-    lines = ["| N | method | " + " | ".join(patterns) + " |", "|---:|---|" + "---:|" * len(patterns)]
-    for (group, n), members in groups.items():
-        cells = []
-        for p in patterns:
-            values = [r.pattern_art[p] for r in members if p in r.pattern_art]
-            if not values:
-                cells.append("-")
-                continue
-            art = _mean(values)
-            cells.append(f"{art:.2f} ({art / ref[n, p]:.2f})" if (n, p) in ref else f"{art:.2f}")
-        lines.append(f"| {n} | {group} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def format_z_table(rows: list[Row]) -> str:
-    """A markdown table of the attention feature's statistics per learned method and N (mean over runs)."""
-    lines = ["| N | method | z mean | z std | z KL to N(0, I) | z decorrelation |", "|---:|---|---:|---:|---:|---:|"]
-    for (group, n), members in _grouped(rows).items():
-        if all(r.z for r in members):
-            cells = [f"{_mean([r.z[k] for r in members]):.3f}" for k in ("mean", "std", "kl", "decorrelation")]
-            lines.append(f"| {n} | {group} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def rows_to_json(rows: list[Row]) -> list[dict]:
-    return [{**r.__dict__, "pattern_art": dict(r.pattern_art), "z": dict(r.z)} for r in rows]

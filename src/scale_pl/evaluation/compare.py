@@ -1,4 +1,6 @@
-"""Comparing MLflow runs: one row per method (encoder x SRR x training sizes), mean and 95% interval over seeds."""
+"""Comparing MLflow runs: one row per method (encoder x SRR x training sizes), the interquartile mean
+and a bootstrap 95% interval over its seeds (:mod:`~scale_pl.evaluation.stats`; each run logs one ART
+per N, so the runs are resampled as one stratum)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.stats import interval
+from scale_pl.evaluation.stats import Summary, iqm_interval
 
 FINAL = re.compile(r"^final/N(\d+)/(.+)_art$")
+CENSORED = re.compile(r"^final/N(\d+)/(.+)_censored$")  # censored test workloads: the ART is a lower bound
 ZSTAT = re.compile(r"^val/N(\d+)/z_(mean|std|kl)$")  # last validation, at the validation sizes
 ZFINAL = re.compile(r"^final/N(\d+)/scale_z_(mean|std|kl)$")  # the final evaluation, at the test sizes
 
 
 @dataclass
 class MethodStats:
-    """Per N: the values of one method over its runs (seeds)."""
+    """Per N: the values of one method over its runs (seeds), and how many of those runs were censored
+    on some test workload (their ART is a lower bound)."""
 
     art: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    censored: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     z: dict[str, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     runs: int = 0
 
@@ -77,6 +82,10 @@ def collect(runs) -> dict[str, MethodStats]:
                 elif (method, n) not in seen_heuristics:  # identical test workloads: one value per N
                     seen_heuristics.add((method, n))
                     stats[method].art[n].append(value)
+                    censored = run.data.metrics.get(f"final/N{n}/{method}_censored", 0)
+                    stats[method].censored[n] += int(censored > 0)
+            elif (m := CENSORED.match(key)) and m.group(2) == "scale":
+                stats[label].censored[int(m.group(1))] += int(value > 0)
         # z statistics: the final evaluation's (the test sizes, up to the largest N) if the run has them
         zkeys = [(m, v) for k, v in run.data.metrics.items() if (m := ZFINAL.match(k))]
         zkeys = zkeys or [(m, v) for k, v in run.data.metrics.items() if (m := ZSTAT.match(k))]
@@ -85,21 +94,30 @@ def collect(runs) -> dict[str, MethodStats]:
     return dict(stats)
 
 
+def summary(values: list[float]) -> Summary:
+    """IQM and bootstrap interval of a method's runs at one N (NaN interval for one run)."""
+    return iqm_interval(values)
+
+
 def markdown(stats: dict[str, MethodStats], reference: str = "eft") -> str:
+    """ART per N (one run: its value; several: IQM [95% interval]) and the IQM's ratio to ``reference``;
+    ``>`` marks a lower bound (a run censored on some test workload)."""
     sizes = sorted({n for s in stats.values() for n in s.art})
-    ref = {n: interval(stats[reference].art[n])[0] for n in sizes if reference in stats and stats[reference].art.get(n)}
+    ref = {n: summary(stats[reference].art[n]).iqm for n in sizes if reference in stats and stats[reference].art.get(n)}
     head = "| method | runs | " + " | ".join(f"N={n} ART (s)" for n in sizes) + " | " + \
         " | ".join(f"N={n} / {reference.upper()}" for n in sizes) + " |"  # fmt: skip
     lines = [head, "|---|---:|" + "---:|" * (2 * len(sizes))]
     for name, s in stats.items():
-        cells = []
+        cells, ratios = [], []
         for n in sizes:
-            if s.art.get(n):
-                mean, half = interval(s.art[n])
-                cells.append(f"{mean:.2f} ± {half:.2f}" if half else f"{mean:.2f}")
-            else:
+            if not s.art.get(n):
                 cells.append("-")
-        ratios = [f"{interval(s.art[n])[0] / ref[n]:.3f}" if s.art.get(n) and n in ref else "-" for n in sizes]
+                ratios.append("-")
+                continue
+            more = "> " if s.censored.get(n) else ""
+            c = summary(s.art[n])
+            cells.append(more + (f"{c.iqm:.2f} [{c.low:.2f}, {c.high:.2f}]" if len(s.art[n]) > 1 else f"{c.iqm:.2f}"))
+            ratios.append(f"{more}{c.iqm / ref[n]:.3f}" if n in ref else "-")
         lines.append(f"| {name} | {s.runs or '-'} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines)
 
@@ -110,17 +128,19 @@ def method_color(i: int) -> tuple:
 
 
 def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
-    """``art_vs_n.png`` (mean and interval per method) and ``z_stats_vs_n.png`` (z mean, std, KL per N)."""
+    """``art_vs_n.png`` (IQM and interval per method) and ``z_stats_vs_n.png`` (z mean, std, KL per N)."""
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (name, s) in enumerate(stats.items()):
         sizes = sorted(s.art)
-        if not sizes or max(interval(s.art[n])[0] for n in sizes) > 100:  # diverging baselines off-scale
+        if not sizes or max(summary(s.art[n]).iqm for n in sizes) > 100:  # diverging baselines off-scale
             continue
-        means, halves = zip(*(interval(s.art[n]) for n in sizes), strict=True)
+        centre = [summary(s.art[n]) for n in sizes]
+        below = [c.iqm - c.low if len(s.art[n]) > 1 else 0.0 for c, n in zip(centre, sizes, strict=True)]
+        above = [c.high - c.iqm if len(s.art[n]) > 1 else 0.0 for c, n in zip(centre, sizes, strict=True)]
         learned = name.startswith("scale[")  # heuristics dashed, so 10+ methods stay readable
-        ax.errorbar(sizes, means, yerr=halves, marker="o" if learned else "s", capsize=3, label=name,
-                    color=method_color(i), linestyle="-" if learned else "--")  # fmt: skip
+        ax.errorbar(sizes, [c.iqm for c in centre], yerr=[below, above], marker="o" if learned else "s", capsize=3,
+                    label=name, color=method_color(i), linestyle="-" if learned else "--")  # fmt: skip
     ax.set(xlabel="servers N", ylabel="ART (s)", title="ART across cluster sizes (test workloads)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -134,7 +154,7 @@ def plot(stats: dict[str, MethodStats], out: Path) -> list[Path]:
             series = s.z.get(stat)
             if series:
                 sizes = sorted(series)
-                ax.plot(sizes, [interval(series[n])[0] for n in sizes], marker="o", label=name, color=method_color(i))
+                ax.plot(sizes, [summary(series[n]).iqm for n in sizes], marker="o", label=name, color=method_color(i))
         ax.set(xlabel="servers N", title=f"attention feature z: {stat}")
         ax.grid(alpha=0.3)
     for ax in axes:

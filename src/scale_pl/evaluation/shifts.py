@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from scale_pl.errors import ScaleError
-from scale_pl.evaluation.across_n import Row, evaluate, evaluate_across_n, rows_to_json
-from scale_pl.evaluation.stats import interval
+from scale_pl.evaluation.across_n import DEFAULT_CAP, Row, evaluate, evaluate_across_n
+from scale_pl.evaluation.stats import iqm_interval, mean
+from scale_pl.evaluation.tables import rows_to_json, scores
 from scale_pl.io.workload_sources import load_workload, wfformat_arrivals
 from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator
 from scale_pl.sim.system.cluster import Cluster
@@ -142,10 +143,11 @@ def run_setting(
     cluster_config: str | None = None,
     traces: str | Sequence[str] = TRACES,
     progress: Callable[[str], None] | None = None,
+    cap: float = DEFAULT_CAP,
 ) -> list[Row]:
     """Every policy at every N on the test workloads of one setting (rows as :func:`evaluate`'s)."""
     check_settings([setting])
-    common = {"progress": progress, "groups": groups, "information": information}
+    common = {"progress": progress, "groups": groups, "information": information, "cap": cap}
     if setting in LOADS:
         return evaluate_across_n(policies, None, cluster_config, sizes, seeds, workflows_per_server,
                                  rho=LOADS[setting], **common)  # fmt: skip
@@ -176,7 +178,9 @@ def ratios(rows: Sequence[Row], reference: str = REFERENCE) -> dict[tuple[str, i
 def format_shift_table(results: dict[str, list[Row]], reference: str = REFERENCE) -> str:
     """One markdown row per (setting, N): the reference's ART, then each method's ART / reference ART.
 
-    A method of several runs (training seeds) shows the mean ± 95% t-interval and the per-seed values.
+    A method of several runs (training seeds) shows the interquartile mean of its per-workload ratios
+    [stratified-bootstrap 95% interval] and each run's own ratio; ``>`` marks a lower bound (a
+    censored run).
     """
     methods = list(dict.fromkeys(r.group for rows in results.values() for r in rows))
     ref = reference.upper()
@@ -187,18 +191,22 @@ def format_shift_table(results: dict[str, list[Row]], reference: str = REFERENCE
     for setting, rows in results.items():
         by_group = ratios(rows, reference)
         for n in dict.fromkeys(r.num_servers for r in rows):
-            ref_art = [r.art for r in rows if r.group == reference and r.num_servers == n]
+            reference_rows = [r for r in rows if r.group == reference and r.num_servers == n]
             cells = []
             for m in methods:
+                members = [r for r in rows if r.group == m and r.num_servers == n]
                 values = by_group.get((m, n))
+                more = "> " if any(r.num_censored for r in members) else ""
                 if not values:
                     cells.append("-")
                 elif len(values) == 1:
-                    cells.append(f"{values[0]:.3f}")
+                    cells.append(f"{more}{values[0]:.3f}")
                 else:
-                    mean, half = interval(values)
-                    cells.append(f"{mean:.3f} ± {half:.3f} ({', '.join(f'{v:.3f}' for v in values)})")
-            lines.append(f"| {setting} | {n} | {sum(ref_art) / len(ref_art):.2f} | " + " | ".join(cells) + " |")
+                    s = iqm_interval(scores(members, reference_rows)[1])
+                    each = ", ".join(f"{v:.3f}" for v in values)
+                    cells.append(f"{more}{s.iqm:.3f} [{s.low:.3f}, {s.high:.3f}] ({each})")
+            ref_art = mean([r.art for r in reference_rows])
+            lines.append(f"| {setting} | {n} | {ref_art:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

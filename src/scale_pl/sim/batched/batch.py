@@ -128,7 +128,7 @@ class WorkloadBatch:
         edge_ptr, n_edges = np.zeros((b, w + 1), np.int64), np.zeros((b, w + 1), np.int64)
         for i, (wl, _) in enumerate(pairs):
             parent_rows, child_rows = [], []
-            edges_before = 0  # child-list entries of the workflows before this one
+            edges_before = 0  # edges of the workflows before j: a running count (re-summing was quadratic)
             for j, f in enumerate(wl.workflows):
                 base, nt = j * m, f.num_tasks
                 arrival[i, j] = f.arrival

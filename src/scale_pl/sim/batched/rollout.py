@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from scale_pl.sim.batched.batch import WorkloadBatch
+from scale_pl.sim.batched.censor import ArtCap
 from scale_pl.sim.batched.env import SchedulingEnv
 from scale_pl.sim.system.cluster import Cluster
 from scale_pl.sim.system.workload import Workload
@@ -27,26 +28,40 @@ def intra_op_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_episode(env: SchedulingEnv, policy, max_steps: int | None = None) -> torch.Tensor:
+def run_episode(env: SchedulingEnv, policy, max_steps: int | None = None, cap: ArtCap | None = None) -> torch.Tensor:
     """Step every environment to the end under ``policy``; returns the return ``[B]``.
+
+    With ``cap``, an environment stops at the first decision where its ART is certain to exceed
+    ``cap.limit`` (:mod:`~scale_pl.sim.batched.censor`); the others go on, and ``cap`` records
+    which stopped, when, and the bound at the stop. A stopped environment's return covers the
+    decisions it made.
 
     Small batches (what `schedule`, `evaluate` and the final evaluation run) use one intra-op
     thread: their tensors are tiny, and threads fighting over them made a one-environment loop
     3x slower on two cores, 5-10x when another process kept a core busy.
+
+    The episode runs in ``torch.inference_mode`` (15-25% less time per step than ``no_grad`` for
+    these small tensors): the state tensors the environment creates are inference tensors
+    afterwards, readable anywhere but not updatable in place outside inference mode (reset the
+    environment, not some of its rows, to reuse it).
     """
     threads = 1 if env.b_idx.numel() <= SMALL_BATCH else torch.get_num_threads()
-    with torch.no_grad(), intra_op_threads(threads):
-        return _run(env, policy, max_steps)
+    with torch.inference_mode(), intra_op_threads(threads):
+        return _run(env, policy, max_steps, cap)
 
 
-def _run(env: SchedulingEnv, policy, max_steps: int | None) -> torch.Tensor:
+def _run(env: SchedulingEnv, policy, max_steps: int | None, cap: ArtCap | None) -> torch.Tensor:
     obs = env.observe()
     if hasattr(policy, "bind"):  # policies that search over copies of the environment
         policy.bind(env)
     policy.reset(obs.batch_size)
     ret = torch.zeros_like(env.busy)
     steps = 0
-    while not bool(env.done.all()):
+    while True:
+        if cap is not None and cap.check(env):
+            obs = replace(obs, done=env.done)  # the stopped environments are done from now on
+        if bool(env.done.all()):
+            break
         obs, reward, _ = env.step(policy(obs))
         ret += reward
         steps += 1
