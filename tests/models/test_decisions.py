@@ -69,19 +69,23 @@ def test_normalised_entropy_by_hand() -> None:
 
 def test_decision_record_summary_by_hand() -> None:
     record = DecisionRecord()
-    z = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]])
-    logits = torch.tensor([[2.0, 2.0, 0.0], [1.0, 0.0, -INF], [0.0, 0.0, 0.0]])
-    allowed = torch.tensor([[True, True, True], [True, True, False], [False, False, False]])
-    record.add(logits, z, allowed, live=torch.tensor([True, True, False]), tolerance=1e-3)
-    record.add(logits[:1], z[:1], torch.tensor([[True, False, False]]), live=torch.tensor([True]), tolerance=1e-3)
+    z = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 4.0], [0.0, 1.0]])
+    logits = torch.tensor([[2.0, 2.0, 0.0], [1.0, 0.0, -INF], [0.0, 0.0, 0.0], [5.0, 1.0, 5.0]])
+    allowed = torch.tensor([[True, True, True], [True, True, False], [False, False, False], [True, True, True]])
+    finish = torch.tensor([[1.0, 1.0, 2.0], [1.0, 2.0, INF], [INF, INF, INF], [3.0, 1.0, 2.0]], dtype=torch.float64)
+    record.add(logits, z, allowed, finish, live=torch.tensor([True, True, False, True]), tolerance=1e-3)
+    one = torch.tensor([[True, False, False]])
+    record.add(logits[:1], z[:1], one, finish[:1], live=torch.tensor([True]), tolerance=1e-3)
     out = record.summary()
-    assert out["decisions"] == 3.0
-    assert out["tie_share"] == pytest.approx(1 / 3)  # only the first row: two servers at 2.0
-    p_a = torch.softmax(torch.tensor([2.0, 2.0, 0.0]), 0)
-    p_b = torch.softmax(torch.tensor([1.0, 0.0]), 0)
-    h_a, h_b = -(p_a * p_a.log()).sum() / math.log(3), -(p_b * p_b.log()).sum() / math.log(2)
-    assert out["entropy"] == pytest.approx(float(h_a + h_b) / 2)  # the single-server row is left out
-    zs = torch.cat([z[:2], z[:1]])
+    assert out["decisions"] == 4.0
+    assert out["tie_share"] == pytest.approx(2 / 4)  # rows 0 (two servers at 2.0) and 3 (two at 5.0)
+    assert out["tie_apart_share"] == pytest.approx(1 / 4)  # row 0's tied servers finish together
+    h = [
+        torch.special.entr(torch.softmax(logits[b][allowed[b]], 0)).sum() / math.log(int(allowed[b].sum()))
+        for b in (0, 1, 3)
+    ]
+    assert out["entropy"] == pytest.approx(float(sum(h)) / 3)  # the single-server decision is left out
+    zs = torch.cat([z[[0, 1, 3]], z[:1]])
     for k, v in feature_stats(zs).items():
         assert out[f"z_{k}"] == pytest.approx(v)
     empty = DecisionRecord().summary()
@@ -106,6 +110,7 @@ def test_greedy_policy_records_ties_entropy_and_z(make_obs, make_policy) -> None
     out = greedy.diagnostics()
     assert out["decisions"] == 2 * int(live.sum())
     assert 0 < out["tie_share"] == pytest.approx(tied[live].float().mean().item())
+    assert 0 <= out["tie_apart_share"] <= out["tie_share"]
     assert out["z_mean"] == pytest.approx(feature_stats(z[live])["mean"])
     assert len(greedy.features) == 2 and torch.equal(greedy.features[0], z[live])
     greedy.reset(16)

@@ -84,45 +84,52 @@ class DecisionRecord:
     Attributes:
         features: z ``[b, D]`` per step.
         tied: ``[b]`` bool per step: two or more feasible servers within the tolerance of the top.
+        tied_apart: ``[b]`` bool per step: tied, and the tied servers differ in believed finish
+            (the ties where breaking them by index or by finish time can differ).
         entropy: ``[b]`` per step: :func:`normalised_entropy`.
     """
 
     def __init__(self) -> None:
         self.features: list[torch.Tensor] = []
         self.tied: list[torch.Tensor] = []
+        self.tied_apart: list[torch.Tensor] = []
         self.entropy: list[torch.Tensor] = []
 
     def add(
-        self, logits: torch.Tensor, z: torch.Tensor, allowed: torch.Tensor, live: torch.Tensor, tolerance: float
+        self,
+        logits: torch.Tensor,
+        z: torch.Tensor,
+        allowed: torch.Tensor,
+        est_finish: torch.Tensor,
+        live: torch.Tensor,
+        tolerance: float,
     ) -> None:
-        """Record the ``live`` rows ``[B]`` of one step (``logits`` ``[B, N]``, ``z`` ``[B, D]``,
-        ``allowed`` ``[B, N]``)."""
-        logits, allowed = logits[live], allowed[live]
+        """Record the ``live`` rows ``[B]`` of one step (``logits``, ``allowed``, ``est_finish``
+        ``[B, N]``, ``z`` ``[B, D]``)."""
+        logits, allowed, est_finish = logits[live], allowed[live], est_finish[live]
+        top = tied_with_top(logits, tolerance) & allowed
+        tied = top.sum(-1) >= 2
+        latest = torch.where(top, est_finish, -math.inf).amax(-1)
+        earliest = torch.where(top, est_finish, math.inf).amin(-1)
         self.features.append(z[live])
-        self.tied.append(((tied_with_top(logits, tolerance) & allowed).sum(-1) >= 2).cpu())
+        self.tied.append(tied.cpu())
+        self.tied_apart.append((tied & (latest > earliest)).cpu())
         self.entropy.append(normalised_entropy(logits, allowed).cpu())
 
     def summary(self) -> dict[str, float]:
-        """:func:`decision_diagnostics` of what was recorded."""
-        return decision_diagnostics(self.features, self.tied, self.entropy)
-
-
-def decision_diagnostics(
-    features: list[torch.Tensor], tied: list[torch.Tensor], entropy: list[torch.Tensor]
-) -> dict[str, float]:
-    """Summary of recorded greedy decisions (each list holds one ``[b]`` or ``[b, D]`` per step).
-
-    Returns ``decisions`` (their count), ``tie_share`` (share of decisions whose top score was
-    tied between two or more feasible servers), ``entropy`` (mean normalised entropy over the
-    decisions with two or more feasible servers) and z's moments ``z_mean``, ``z_std``, ``z_kl``,
-    ``z_decorrelation`` (:func:`~scale_pl.losses.srr.feature_stats`). NaN where nothing was recorded.
-    """
-    tied_all = torch.cat(tied) if tied else torch.zeros(0, dtype=torch.bool)
-    n = tied_all.numel()
-    out = {"decisions": float(n), "tie_share": tied_all.float().mean().item() if n else math.nan}
-    ent = torch.cat(entropy) if entropy else torch.zeros(0)
-    ent = ent[~ent.isnan()]
-    out["entropy"] = ent.float().mean().item() if ent.numel() else math.nan
-    z = torch.cat(features) if features else torch.zeros(0, 0)
-    stats = feature_stats(z) if z.shape[0] else dict.fromkeys(("mean", "std", "kl", "decorrelation"), math.nan)
-    return out | {f"z_{k}": v for k, v in stats.items()}
+        """``decisions`` (their count), ``tie_share`` (share of decisions whose top score was tied
+        between two or more feasible servers), ``tie_apart_share`` (tied between servers of different
+        believed finish), ``entropy`` (mean normalised entropy over the decisions with two or more
+        feasible servers) and z's moments ``z_mean``, ``z_std``, ``z_kl``, ``z_decorrelation``
+        (:func:`~scale_pl.losses.srr.feature_stats`). NaN where nothing was recorded."""
+        tied = torch.cat(self.tied) if self.tied else torch.zeros(0, dtype=torch.bool)
+        n = tied.numel()
+        out = {"decisions": float(n)}
+        out["tie_share"] = tied.float().mean().item() if n else math.nan
+        out["tie_apart_share"] = torch.cat(self.tied_apart).float().mean().item() if n else math.nan
+        entropy = torch.cat(self.entropy) if self.entropy else torch.zeros(0)
+        entropy = entropy[~entropy.isnan()]
+        out["entropy"] = entropy.float().mean().item() if entropy.numel() else math.nan
+        z = torch.cat(self.features) if self.features else torch.zeros(0, 0)
+        stats = feature_stats(z) if z.shape[0] else dict.fromkeys(("mean", "std", "kl", "decorrelation"), math.nan)
+        return out | {f"z_{k}": v for k, v in stats.items()}

@@ -278,7 +278,8 @@ class GreedyPolicy(_PolicyWrapper):
     lowest believed finish), computed in eval mode under ``torch.no_grad()``. With
     ``record_features=True`` every live decision since the last ``reset`` is recorded: its
     attention feature z in ``features`` (the distribution-shift diagnostics), whether its top
-    score was tied, and its normalised entropy; :meth:`diagnostics` sums them up.
+    score was tied, and its normalised entropy; :meth:`diagnostics` sums them up. The tie tolerance
+    is the policy's (:data:`~scale_pl.models.decisions.TIE_TOLERANCE` if it has none).
     """
 
     def __init__(self, policy: SCALEPolicy, record_features: bool = False) -> None:
@@ -300,12 +301,13 @@ class GreedyPolicy(_PolicyWrapper):
             action = self.policy.greedy(obs, logits)
             if self.record_features:
                 tolerance = TIE_TOLERANCE if self.policy.tie_tolerance is None else self.policy.tie_tolerance
-                self.record.add(logits, z, self.policy.allowed_servers(obs), ~obs.done, tolerance)
+                self.record.add(logits, z, self.policy.allowed_servers(obs), obs.est_finish, ~obs.done, tolerance)
         return action
 
     def diagnostics(self) -> dict[str, float]:
         """The recorded decisions since the last ``reset`` (:meth:`DecisionRecord.summary`):
-        ``decisions``, ``tie_share``, ``entropy``, ``z_mean``, ``z_std``, ``z_kl``, ``z_decorrelation``."""
+        ``decisions``, ``tie_share``, ``tie_apart_share``, ``entropy``, ``z_mean``, ``z_std``, ``z_kl``,
+        ``z_decorrelation``."""
         return self.record.summary()
 
     def __repr__(self) -> str:

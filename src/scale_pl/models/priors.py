@@ -114,4 +114,7 @@ class HeuristicPrior(nn.Module):
 
     def extra_repr(self) -> str:
         extra = f", slack_fraction={self.slack_fraction}" if self.kind == "rank_eft" else ""
-        return f"kind={self.kind!r}, kappa={self.initial_kappa}, learn_kappa={self.learn_kappa}{extra}"
+        kappa = (
+            f"{float(self.kappa.detach()):.4g} (learned from {self.initial_kappa})" if self.learn_kappa else self.kappa
+        )
+        return f"kind={self.kind!r}, kappa={kappa}{extra}"
