@@ -103,6 +103,10 @@ SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "scale_s2.ckpt"
 
 
 def test_anchor_syntax():
+    from scale_pl.io.policy_loader import ANCHOR_PRIORS
+    from scale_pl.models import PRIORS
+
+    assert ANCHOR_PRIORS == PRIORS  # the loader names them without importing torch
     assert Anchor.parse("eft") == Anchor("eft", 3.0, None)
     assert Anchor.parse("rank_eft:1.5") == Anchor("rank_eft", 1.5, None)
     assert Anchor.parse("eft:3:10") == Anchor("eft", 3.0, 10.0)
