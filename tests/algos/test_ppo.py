@@ -46,6 +46,29 @@ def test_gae_with_a_discount_per_step_in_time() -> None:
     assert float(time_discounts(torch.tensor([-1.0]), horizon)) == 1.0
 
 
+def test_gae_with_lambda_in_time() -> None:
+    """lam_t = exp(-dt_t / horizon): credit from further on fades with the seconds between decisions."""
+    dts = torch.tensor([[2.0], [0.5], [1.0]])
+    lams = time_discounts(dts, 4.0)  # e^-0.5, e^-0.125, e^-0.25
+    l0, l1 = math.exp(-0.5), math.exp(-0.125)
+    rewards, values = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[0.5], [1.0], [1.5]])
+    dones = torch.zeros(3, 1, dtype=torch.bool)
+    adv, ret = gae(rewards, values, dones, torch.tensor([2.0]), gamma=0.9, lam=lams)
+    d2 = 3 + 0.9 * 2.0 - 1.5
+    d1 = 2 + 0.9 * 1.5 - 1.0
+    d0 = 1 + 0.9 * 1.0 - 0.5
+    a1 = d1 + 0.9 * l1 * d2
+    assert adv.flatten().tolist() == pytest.approx([d0 + 0.9 * l0 * a1, a1, d2])
+    torch.testing.assert_close(ret, adv + values)
+    # a float lambda is the same as a tensor of it; a horizon of seconds far above every dt is lambda 1
+    a, _ = gae(rewards, values, dones, torch.tensor([2.0]), 0.9, lam=0.8)
+    b, _ = gae(rewards, values, dones, torch.tensor([2.0]), 0.9, lam=torch.full((3, 1), 0.8))
+    torch.testing.assert_close(a, b)
+    one, _ = gae(rewards, values, dones, torch.tensor([2.0]), 0.9, lam=1.0)
+    far, _ = gae(rewards, values, dones, torch.tensor([2.0]), 0.9, lam=time_discounts(dts, 1e9))
+    torch.testing.assert_close(far, one)
+
+
 def test_gae_bootstraps_a_truncated_episode_with_its_next_value() -> None:
     """Step 0 is truncated (done, bootstrap 5): delta_0 = 1 + 0.9 * 5 - 0.5; nothing flows from step 1."""
     rewards, values = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.5], [1.0]])
@@ -99,3 +122,15 @@ def test_imitation_phase_picks_the_teacher_for_the_first_rollouts_only() -> None
         SCALEModule(build_policy(6, 4), imitation_rollouts=-1)
     with pytest.raises(ScaleError, match="unknown policy"):
         SCALEModule(build_policy(6, 4), imitation_rollouts=2, imitation_teacher="oracle")
+
+
+def test_lambda_horizon_is_an_option_of_the_module() -> None:
+    from scale_pl.algos.module import SCALEModule
+    from scale_pl.errors import ScaleError
+    from scale_pl.models import build_policy
+
+    assert SCALEModule(build_policy(6, 4)).hparams.gae_lambda_horizon is None  # per decision, as before
+    assert SCALEModule(build_policy(6, 4), gae_lambda_horizon=20.0).hparams.gae_lambda_horizon == 20.0
+    for bad in (0.0, -5.0):
+        with pytest.raises(ScaleError, match=r"model\.gae_lambda_horizon must be > 0 seconds"):
+            SCALEModule(build_policy(6, 4), gae_lambda_horizon=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 
 from scale_pl.baselines import HEURISTICS, EarliestFinishTime, RandomPolicy
 from scale_pl.errors import ScaleError
-from scale_pl.io.policy_loader import load_policy
+from scale_pl.io.policy_loader import Anchor, load_policy
 from scale_pl.models.policy import GreedyPolicy
 from scale_pl.sim.batched.batch import WorkloadBatch
 from scale_pl.sim.batched.env import SchedulingEnv
@@ -96,3 +97,51 @@ def test_bad_checkpoints_give_one_line_naming_the_file(checkpoint, tmp_path):
 def test_unknown_policy():
     with pytest.raises(ScaleError, match=r"unknown policy 'heft2' \(heuristics: random, round_robin"):
         load_policy("heft2")
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "pretrained" / "scale_s2.ckpt"
+
+
+def test_anchor_syntax():
+    from scale_pl.io.policy_loader import ANCHOR_PRIORS
+    from scale_pl.models import PRIORS
+
+    assert ANCHOR_PRIORS == PRIORS  # the loader names them without importing torch
+    assert Anchor.parse("eft") == Anchor("eft", 3.0, None)
+    assert Anchor.parse("rank_eft:1.5") == Anchor("rank_eft", 1.5, None)
+    assert Anchor.parse("eft:3:10") == Anchor("eft", 3.0, 10.0)
+    assert Anchor.parse("none:1:inf") == Anchor("none", 1.0, math.inf)
+    for text, message in [("heft", "PRIOR one of none, eft, rank_eft"), ("eft:1:2:3", "PRIOR"),
+                          ("eft:x", "must be numbers"), ("eft:0", "KAPPA must be"), ("eft:inf", "KAPPA must be"),
+                          ("eft:3:-1", "CLIP must be >= 0")]:  # fmt: skip
+        with pytest.raises(ScaleError, match=message):
+            Anchor.parse(text)
+
+
+def test_a_shipped_checkpoint_anchored_on_load_gives_the_post_hoc_logits(generator):
+    """Issue 18's post-hoc anchor: -kappa log(EFT_i / EFT_best) + c * logits_i / 10, on a real observation."""
+    from scale_pl.sim.generators.config import load_cluster_spec
+
+    cluster = load_cluster_spec().make(16, generator.catalogue)
+    env = SchedulingEnv(WorkloadBatch.from_pairs([(generator.generate(cluster, s), cluster) for s in (0, 1, 2)]))
+    for _ in range(40):  # a few decisions in, so that the servers' finish times differ
+        obs, _, _ = env.step(EarliestFinishTime()(env.observe()))
+    shipped = load_policy(str(SHIPPED))
+    assert shipped.policy.prior is None and shipped.policy.decoder.tanh_clip == 10.0  # as trained
+    with torch.no_grad():
+        logits = shipped.policy(obs).logits
+    eft = obs.est_finish.masked_fill(~obs.mask, math.inf)
+    log_ratio = torch.log(eft / eft.amin(-1, keepdim=True))
+    for spec, kappa, c in [("eft:3:10", 3.0, 10.0), ("eft:3", 3.0, 10.0), ("eft:10:1", 10.0, 1.0)]:
+        anchored = load_policy(f"{SHIPPED}@{spec}")
+        with torch.no_grad():
+            got = anchored.policy(obs).logits
+        want = -kappa * log_ratio + c * logits / 10
+        torch.testing.assert_close(got[obs.mask], want[obs.mask].float(), rtol=1e-5, atol=1e-5)
+        assert torch.isneginf(got[~obs.mask]).all()
+    unbounded = load_policy(f"{SHIPPED}@none:1:inf").policy
+    assert unbounded.prior is None and unbounded.decoder.tanh_clip == 0.0
+    with pytest.raises(ScaleError, match="KAPPA must be"):
+        load_policy(f"{SHIPPED}@eft:-1")
+    with pytest.raises(ScaleError, match="unknown policy"):
+        load_policy(f"{SHIPPED}@heft")

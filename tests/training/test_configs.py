@@ -15,7 +15,7 @@ from scale_pl.algos.module import SCALEModule
 from scale_pl.cli import SCALECLI, MLflowSaveConfig, RunCheckpoint
 from scale_pl.data.datamodule import RolloutDataModule
 from scale_pl.io.wfformat import load_mapping
-from scale_pl.models import ENCODERS
+from scale_pl.models import ENCODERS, HeuristicPrior
 from scale_pl.models.encoders import GINEncoder
 from scale_pl.sim.batched.batch import workload_batch
 from scale_pl.sim.batched.env import SchedulingEnv
@@ -23,7 +23,7 @@ from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, task_feature_dim
 from tests.training.fitting import CONF, REPO
 
-TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.01, "scale_no_srr.yaml": 0.0}  # config -> SRR weights
+TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.01, "scale_no_srr.yaml": 0.0, "scale_anchored.yaml": 0.01}
 TRAINING_PARAMS = sorted(TRAINING)
 ENCODER_CONFIGS = sorted(p.name for p in (CONF / "encoder").glob("*.yaml"))
 NUM_TYPES, NUM_CLASSES = 6, 4  # conf/workload/default.yaml, conf/cluster/default.yaml
@@ -99,6 +99,16 @@ def test_no_srr_ablation_differs_only_in_srr():
     scale, ablation = (yaml.safe_load((CONF / name).read_text()) for name in ("scale.yaml", "scale_no_srr.yaml"))
     assert scale["model"].pop("srr") != ablation["model"].pop("srr")
     assert scale == ablation
+
+
+def test_anchored_config_differs_only_in_the_prior(in_repo):
+    scale, anchored = (yaml.safe_load((CONF / name).read_text()) for name in ("scale.yaml", "scale_anchored.yaml"))
+    prior = anchored["model"]["policy"]["init_args"].pop("prior")
+    assert scale == anchored
+    assert prior["class_path"] == "scale_pl.models.HeuristicPrior"
+    built = instantiate("--config", "conf/scale_anchored.yaml").model.policy.prior
+    assert isinstance(built, HeuristicPrior) and (built.kind, built.kappa) == ("eft", 3.0)
+    assert instantiate("--config", "conf/scale.yaml").model.policy.prior is None
 
 
 @pytest.mark.parametrize("name", ENCODER_CONFIGS)

@@ -46,7 +46,10 @@ class SCALEModule(ValidationAcrossSizes, L.LightningModule):
         gamma: discount per decision, used only when ``discount_horizon`` is None.
         discount_horizon: discount in time: ``exp(-dt / discount_horizon)`` between decisions
             ``dt`` seconds apart, the same horizon at every ``N`` (None = ``gamma`` per decision).
-        gae_lambda: GAE lambda (per decision).
+        gae_lambda: GAE lambda per decision, used only when ``gae_lambda_horizon`` is None.
+        gae_lambda_horizon: GAE lambda in time: ``exp(-dt / gae_lambda_horizon)`` between
+            decisions ``dt`` seconds apart, so that the advantage of an action gathers the same
+            seconds of reward at every ``N`` (None = ``gae_lambda`` per decision).
         clip: PPO ratio clip.
         value_clip: clip of the value update around the old value (None = unclipped).
         vf_coef: value-loss weight.
@@ -75,6 +78,7 @@ class SCALEModule(ValidationAcrossSizes, L.LightningModule):
         gamma: float = 0.99,
         discount_horizon: float | None = 40.0,
         gae_lambda: float = 0.95,
+        gae_lambda_horizon: float | None = None,
         clip: float = 0.2,
         value_clip: float | None = None,
         vf_coef: float = 0.5,
@@ -96,6 +100,8 @@ class SCALEModule(ValidationAcrossSizes, L.LightningModule):
             raise ScaleError("model: need 0 < final_lr_fraction <= 1, 0 < gamma <= 1, 0 <= gae_lambda <= 1, clip > 0")
         if discount_horizon is not None and not discount_horizon > 0:
             raise ScaleError(f"model.discount_horizon must be > 0 seconds (or null), got {discount_horizon}")
+        if gae_lambda_horizon is not None and not gae_lambda_horizon > 0:
+            raise ScaleError(f"model.gae_lambda_horizon must be > 0 seconds (or null), got {gae_lambda_horizon}")
         if ent_coef < 0 or ent_coef_final < 0:
             raise ScaleError("model.ent_coef and model.ent_coef_final must be >= 0")
         if update_epochs < 1 or num_minibatches < 1 or not max_grad_norm > 0:
@@ -152,8 +158,9 @@ class SCALEModule(ValidationAcrossSizes, L.LightningModule):
         t0, c0 = time.perf_counter(), time.process_time()
         hp = self.hparams
         discount = hp.gamma if hp.discount_horizon is None else time_discounts(rollout.dts, hp.discount_horizon)
+        lam = hp.gae_lambda if hp.gae_lambda_horizon is None else time_discounts(rollout.dts, hp.gae_lambda_horizon)
         advantages, returns = gae(
-            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, discount, hp.gae_lambda,
+            rollout.rewards, rollout.values, rollout.dones, rollout.last_value, discount, lam,
             bootstrap=rollout.bootstrap,
         )  # fmt: skip
         learn = rollout.learn.flatten()  # the heuristic warm-up steps stay out of every loss

@@ -11,17 +11,19 @@ def gae(
     dones: torch.Tensor,
     last_value: torch.Tensor,
     gamma: float | torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
     bootstrap: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over a truncated rollout.
 
     ``dones[t]`` means the episode ended with step ``t``: nothing after it is bootstrapped.
     delta_t = r_t + gamma_t * V_{t+1} * (1 - done_t) - V_t;
-    A_t = delta_t + gamma_t * lam * (1 - done_t) * A_{t+1}; returns = A + V.
+    A_t = delta_t + gamma_t * lam_t * (1 - done_t) * A_{t+1}; returns = A + V.
 
     ``gamma`` is one discount per decision (a float) or ``[T, B]``, the discount between
-    decision ``t`` and the next (``exp(-dt / horizon)`` for a discount in time).
+    decision ``t`` and the next (``exp(-dt / horizon)`` for a discount in time); so is ``lam``
+    (``exp(-dt / lambda_horizon)`` for a lambda in time: real reward then reaches an action from
+    the same span of the cluster's life at every ``N``).
     ``bootstrap`` ``[T, B]`` (optional): the value of the state after step ``t`` where the
     episode was truncated there (``dones[t]`` True, but not an end): delta_t gains
     ``gamma_t * bootstrap_t``.
@@ -30,6 +32,8 @@ def gae(
     """
     if not isinstance(gamma, torch.Tensor):
         gamma = torch.full_like(rewards, float(gamma))
+    if not isinstance(lam, torch.Tensor):
+        lam = torch.full_like(rewards, float(lam))
     steps = rewards.shape[0]
     advantages = torch.zeros_like(rewards)
     next_advantage = torch.zeros_like(last_value)
@@ -39,7 +43,7 @@ def gae(
         delta = rewards[t] + gamma[t] * next_value * not_done - values[t]
         if bootstrap is not None:
             delta = delta + gamma[t] * bootstrap[t]
-        next_advantage = delta + gamma[t] * lam * not_done * next_advantage
+        next_advantage = delta + gamma[t] * lam[t] * not_done * next_advantage
         advantages[t] = next_advantage
         next_value = values[t]
     return advantages, advantages + values
@@ -93,6 +97,7 @@ def time_discounts(dts: torch.Tensor, horizon: float) -> torch.Tensor:
     """Per-step discounts ``exp(-dt / horizon)`` for decision intervals ``dts`` (seconds, >= 0).
 
     The same horizon in seconds at every cluster size: with per-decision discounting the
-    horizon in seconds shrinks as 1/N, since decisions come N times as often.
+    horizon in seconds shrinks as 1/N, since decisions come N times as often. Serves GAE's gamma
+    and, with its own horizon, its lambda.
     """
     return torch.exp(-dts.clamp(min=0.0) / horizon)

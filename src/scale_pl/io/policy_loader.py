@@ -2,11 +2,17 @@
 
 Whatever :func:`load_policy` returns follows the heuristics' protocol (``reset(batch_size)`` and
 ``__call__(obs) -> [B]`` server indices), so ``schedule`` runs a checkpoint and a heuristic alike.
+
+A checkpoint can be anchored on a heuristic as it is loaded, with no retraining:
+``PATH.ckpt@PRIOR[:KAPPA[:CLIP]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives the logits
+``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)`` (:class:`Anchor`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,36 +20,79 @@ from scale_pl.baselines import HEURISTICS, Policy, make_heuristic
 from scale_pl.errors import ScaleError
 
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth")
+ANCHOR_PRIORS = ("none", "eft", "rank_eft")  # scale_pl.models.PRIORS, without importing torch here
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A heuristic prior put under a trained pointer when it is loaded: ``logits = prior + residual``.
+
+    Attributes:
+        prior: ``"eft"``, ``"rank_eft"`` or ``"none"`` (:class:`~scale_pl.models.HeuristicPrior`).
+        kappa: the prior's strength.
+        clip: bound ``c`` of the residual, ``c tanh(u)``: the decoder's ``tanh_clip`` (0 or
+            ``inf`` = unbounded; None keeps the checkpoint's).
+    """
+
+    prior: str = "eft"
+    kappa: float = 3.0
+    clip: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """``PRIOR[:KAPPA[:CLIP]]``, as in ``eft:3:10``; a one-line :class:`ScaleError` if malformed."""
+        prior, *numbers = text.split(":")
+        if prior not in ANCHOR_PRIORS or len(numbers) > 2:
+            raise ScaleError(
+                f"anchor {text!r}: expected PRIOR[:KAPPA[:CLIP]] with PRIOR one of {', '.join(ANCHOR_PRIORS)}"
+            )
+        try:
+            values = [float(x) for x in numbers]
+        except ValueError:
+            raise ScaleError(f"anchor {text!r}: KAPPA and CLIP must be numbers") from None
+        kappa = values[0] if values else cls.kappa
+        if not 0 < kappa < math.inf:
+            raise ScaleError(f"anchor {text!r}: KAPPA must be a finite number > 0")
+        clip = values[1] if len(values) > 1 else None
+        if clip is not None and (math.isnan(clip) or clip < 0):
+            raise ScaleError(f"anchor {text!r}: CLIP must be >= 0 (0 or inf: unbounded)")
+        return cls(prior, kappa, clip)
 
 
 def load_policy(spec: str, seed: int = 0) -> Policy:
     """The policy named by ``spec``: a heuristic (``eft``, ``random``, ...) or a checkpoint path.
 
     Args:
-        spec: a name of :data:`~scale_pl.baselines.heuristics.HEURISTICS` or a path to a checkpoint.
+        spec: a name of :data:`~scale_pl.baselines.heuristics.HEURISTICS`, or a path to a
+            checkpoint, optionally followed by ``@`` and an anchor (:meth:`Anchor.parse`), as in
+            ``pretrained/scale_s2.ckpt@eft:3:10``.
         seed: seed of a stochastic policy (the ``random`` heuristic).
     """
     if spec in HEURISTICS:
         return make_heuristic(spec, seed)
-    path = Path(spec)
+    path_text, at, anchor_text = spec.rpartition("@")
+    anchor = Anchor.parse(anchor_text) if at and anchor_text.split(":")[0] in ANCHOR_PRIORS else None
+    path = Path(path_text if anchor is not None else spec)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
         if not path.is_file():
             raise ScaleError(f"{path}: no such checkpoint file")
-        return load_checkpoint_policy(path)
+        return load_checkpoint_policy(path, anchor)
     raise ScaleError(f"unknown policy {spec!r} (heuristics: {', '.join(HEURISTICS)}; or a path to a .ckpt file)")
 
 
-def load_checkpoint_policy(path: str | Path) -> Policy:
+def load_checkpoint_policy(path: str | Path, anchor: Anchor | None = None) -> Policy:
     """The greedy policy of a checkpoint written by ``python -m scale_pl fit``, on the CPU.
 
     The checkpoint's hyperparameters (the training config, class paths included) rebuild the
     :class:`~scale_pl.models.SCALEPolicy`; its state dict fills in the weights. A file that is
     not a checkpoint, or a checkpoint that does not describe a policy, is a one-line
-    :class:`~scale_pl.errors.ScaleError` naming the file.
+    :class:`~scale_pl.errors.ScaleError` naming the file. ``anchor`` replaces the policy's prior
+    (and bounds its residual) after loading: the post-hoc anchor of issue 18.
     """
     # Imported here: naming a heuristic should not pay for importing Lightning.
     from scale_pl.algos.module import SCALEModule
     from scale_pl.models.policy import GreedyPolicy
+    from scale_pl.models.priors import HeuristicPrior
 
     path = Path(path)
     policy_config = _policy_config(path, _read_checkpoint(path))
@@ -51,7 +100,12 @@ def load_checkpoint_policy(path: str | Path) -> Policy:
         module = SCALEModule.load_from_checkpoint(path, map_location="cpu", policy=policy_config)
     except Exception as exc:  # jsonargparse, torch and Lightning raise many kinds; all mean "cannot rebuild"
         raise ScaleError(f"{path}: cannot rebuild the policy from this checkpoint ({_last_line(exc)})") from None
-    return GreedyPolicy(module.policy)
+    policy = module.policy
+    if anchor is not None:
+        prior = None if anchor.prior == "none" else HeuristicPrior(anchor.prior, anchor.kappa)
+        clip = None if anchor.clip is None else (0.0 if math.isinf(anchor.clip) else anchor.clip)
+        policy.set_anchor(prior, clip)
+    return GreedyPolicy(policy)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Importing this package needs only torch and torch_geometric.
 """
 
 from scale_pl.models.critic import Critic
+from scale_pl.models.decisions import TIE_TOLERANCE, DecisionRecord, greedy_choice
 from scale_pl.models.decoders import CrossAttentionPointer
 from scale_pl.models.encoders import (
     ENCODERS,
@@ -23,17 +24,22 @@ from scale_pl.models.policy import (
     build_policy,
     entropy_from_logits,
 )
+from scale_pl.models.priors import PRIORS, HeuristicPrior
 
 __all__ = [
     "ENCODERS",
+    "PRIORS",
+    "TIE_TOLERANCE",
     "Critic",
     "CrossAttentionPointer",
     "DAGEncoder",
+    "DecisionRecord",
     "GATv2Encoder",
     "GCNEncoder",
     "GINEncoder",
     "GraphTransformerEncoder",
     "GreedyPolicy",
+    "HeuristicPrior",
     "MLPEncoder",
     "PolicyOutput",
     "SAGEEncoder",
@@ -41,4 +47,5 @@ __all__ = [
     "SamplingPolicy",
     "build_policy",
     "entropy_from_logits",
+    "greedy_choice",
 ]

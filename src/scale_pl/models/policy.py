@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from scale_pl.models.critic import Critic
+from scale_pl.models.decisions import TIE_TOLERANCE, DecisionRecord, entropy_from_logits, greedy_choice
 from scale_pl.models.decoders.pointer import CrossAttentionPointer
 from scale_pl.models.encoders import ENCODERS, DAGEncoder
 from scale_pl.models.layers import mlp, reset_module
+from scale_pl.models.priors import HeuristicPrior
 from scale_pl.sim.system.observation import (
     Observation,
     node_feature_dim,
@@ -35,10 +39,18 @@ class SCALEPolicy(nn.Module):
     - task embedding: ``Linear([MLP(task features), GNN(current node), mean GNN(all nodes)])``
       of size ``D = decoder.embed_dim``;
     - server embeddings: ``MLP(server features)`` ``[B, N, D]``, the same weights for every server;
-    - the decoder turns them into server logits and the attention feature ``z``;
+    - the decoder turns them into server scores, bounded to ``+-tanh_clip`` (the residual), and
+      the attention feature ``z``;
+    - an optional ``prior`` (:class:`~scale_pl.models.priors.HeuristicPrior`) adds a size-free
+      heuristic score, so ``logits = prior + residual``: the anchored pointer. The policy samples
+      from, re-scores and trains on these logits, prior included;
     - the critic reads the task embedding, ``z`` and the mean server embedding through a
       stop-gradient, plus the system features (``obs.system``), and predicts PopArt-normalised
       values (:class:`~scale_pl.models.critic.Critic`).
+
+    The greedy choice (``act(greedy=True)``, ``select``, :class:`GreedyPolicy`) breaks ties
+    between logits within ``tie_tolerance`` of the top by the lowest believed finish time
+    (:func:`~scale_pl.models.decisions.greedy_choice`), never by server index alone.
 
     Feasibility: ``obs.mask`` with finished environments (``obs.done``) removed. A row left
     with no allowed server is scored uniform over all servers, so any action has a finite
@@ -56,6 +68,9 @@ class SCALEPolicy(nn.Module):
         system_dim: size of ``Observation.system``, ``system_feature_dim(C)``, read by the
             default critic (0 = the critic does not read it).
         critic: value head; default ``Critic(D, hidden_dim, act, system_dim)``.
+        prior: heuristic score added to the decoder's logits (None = the plain pointer).
+        tie_tolerance: logits this close to the top are tied in the greedy choice (None = plain
+            ``argmax``, ties to the lowest index, as before issue 18).
 
     Shapes:
         - input: an :class:`~scale_pl.sim.system.observation.Observation` with ``B`` rows and ``N`` servers
@@ -72,11 +87,15 @@ class SCALEPolicy(nn.Module):
         act: str = "relu",
         system_dim: int = 0,
         critic: Critic | None = None,
+        prior: HeuristicPrior | None = None,
+        tie_tolerance: float | None = TIE_TOLERANCE,
     ) -> None:
         super().__init__()
         embed_dim = decoder.embed_dim
         if critic is not None and critic.embed_dim != embed_dim:
             raise ValueError(f"critic.embed_dim={critic.embed_dim} differs from decoder.embed_dim={embed_dim}")
+        if tie_tolerance is not None and not tie_tolerance >= 0:
+            raise ValueError(f"tie_tolerance must be >= 0 (or None), got {tie_tolerance}")
         self.task_dim = task_dim
         self.server_dim = server_dim
         self.embed_dim = embed_dim
@@ -87,9 +106,22 @@ class SCALEPolicy(nn.Module):
         self.server_mlp = mlp(server_dim, hidden_dim, embed_dim, act)
         self.system_dim = system_dim
         self.critic = critic if critic is not None else Critic(embed_dim, hidden_dim, act, system_dim=system_dim)
+        self.prior = prior
+        self.tie_tolerance = tie_tolerance
 
     def reset_parameters(self) -> None:
         reset_module(self)
+
+    def set_anchor(self, prior: HeuristicPrior | None, residual_clip: float | None = None) -> None:
+        """Anchor a trained policy after the fact: replace its prior, and bound its residual to
+        ``+-residual_clip`` (the decoder's ``tanh_clip``; ``<= 0`` unbounded; None keeps it).
+
+        With ``residual_clip = c`` the residual is ``c tanh(u)``, i.e. ``c / C`` times the logits
+        the policy was trained with at ``tanh_clip = C > 0``.
+        """
+        self.prior = prior
+        if residual_clip is not None:
+            self.decoder.tanh_clip = residual_clip
 
     @staticmethod
     def allowed_servers(obs: Observation) -> torch.Tensor:
@@ -121,6 +153,8 @@ class SCALEPolicy(nn.Module):
         # keeps a non-finite value there (an infeasible server's EFT, a finished env) harmless.
         servers = self.server_mlp(torch.where(allowed.unsqueeze(-1), obs.servers, 0.0))  # [B, N, D]
         logits, z = self.decoder(task, servers, allowed)
+        if self.prior is not None:
+            logits = logits + self.prior(obs, allowed).to(logits.dtype)  # 0 where not allowed
         system = obs.system
         if system is not None:
             system = torch.where(obs.done.view(-1, 1), 0.0, system)
@@ -134,7 +168,7 @@ class SCALEPolicy(nn.Module):
 
         Args:
             obs: the observation.
-            greedy: take the most likely server instead of sampling.
+            greedy: take the most likely server (ties: :meth:`greedy`) instead of sampling.
             generator: random source for sampling (on ``obs``'s device); global RNG if None.
 
         Returns:
@@ -143,7 +177,7 @@ class SCALEPolicy(nn.Module):
         logits, value, z = self(obs)
         log_probs = torch.log_softmax(logits, dim=-1)
         if greedy:
-            action = logits.argmax(dim=-1)
+            action = self.greedy(obs, logits)
         else:
             # Gumbel-max: exact categorical sampling that accepts a generator on any device.
             u = torch.rand(logits.shape, device=logits.device, generator=generator).clamp_(min=1e-20)
@@ -164,20 +198,15 @@ class SCALEPolicy(nn.Module):
         log_prob = log_probs.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
         return log_prob, entropy_from_logits(logits), value, z
 
+    def greedy(self, obs: Observation, logits: torch.Tensor) -> torch.Tensor:
+        """The greedy server ``[B]`` long for ``logits`` ``[B, N]`` of ``obs``: the top logit, ties
+        within ``tie_tolerance`` to the lowest believed finish (:func:`~scale_pl.models.decisions.greedy_choice`)."""
+        return greedy_choice(logits, obs.est_finish, self.tie_tolerance)
+
     @torch.no_grad()
     def select(self, obs: Observation) -> torch.Tensor:
         """Greedy action ``[B]`` long, without gradients."""
-        return self(obs).logits.argmax(dim=-1)
-
-
-def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy ``[B]`` of ``softmax(logits)`` ``[B, N]``; ``-inf`` logits (probability 0) add 0.
-
-    Written so that neither the value nor the gradient is NaN at masked entries.
-    """
-    log_probs = torch.log_softmax(logits, dim=-1)
-    probs = log_probs.exp()
-    return -(probs * log_probs.masked_fill(torch.isneginf(log_probs), 0.0)).sum(dim=-1)
+        return self.greedy(obs, self(obs).logits)
 
 
 def build_policy(
@@ -192,11 +221,14 @@ def build_policy(
     dropout: float = 0.0,
     normalize: str = "centre",
     aggregate: str = "mean",
+    prior: str = "none",
+    kappa: float = 3.0,
 ) -> SCALEPolicy:
     """A :class:`SCALEPolicy` with consistent dimensions for ``K`` task types and ``C`` server classes.
 
     The encoder (``"gatv2"``, ``"gin"``, ``"gcn"``, ``"sage"``, ``"transformer"`` or ``"mlp"``)
     has ``embed_dim`` hidden and output channels; attention-based ones use ``num_heads`` heads.
+    ``prior`` (``"none"``, ``"eft"``, ``"rank_eft"``) anchors the pointer with strength ``kappa``.
     Handy outside the CLI (tests, benchmarks, notebooks); the CLI builds the same from YAML.
     """
     if encoder not in ENCODERS:
@@ -214,6 +246,7 @@ def build_policy(
         server_feature_dim(num_classes),
         hidden_dim=hidden_dim,
         system_dim=system_feature_dim(num_classes),
+        prior=None if prior == "none" else HeuristicPrior(prior, kappa),
     )
 
 
@@ -226,13 +259,14 @@ class _PolicyWrapper:
     def reset(self, batch_size: int) -> None:
         """Start new episodes (nothing to clear: the policy is memoryless)."""
 
-    def _act(self, obs: Observation, greedy: bool, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
-        """``SCALEPolicy.act`` in eval mode without gradients: action, log_prob, value, z."""
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Eval mode without gradients for the duration, then the policy's own mode back."""
         was_training = self.policy.training
         self.policy.eval()
         try:
             with torch.no_grad():
-                return self.policy.act(obs, greedy=greedy, generator=generator)
+                yield
         finally:
             self.policy.train(was_training)
 
@@ -240,24 +274,41 @@ class _PolicyWrapper:
 class GreedyPolicy(_PolicyWrapper):
     """The simulator's policy protocol over :class:`SCALEPolicy`: the most likely server.
 
-    ``policy(obs)`` returns ``[B]`` long server indices, computed in eval mode under
-    ``torch.no_grad()``. With ``record_features=True`` the attention feature z of every live
-    decision since the last ``reset`` is kept in ``features`` (the distribution-shift diagnostics).
+    ``policy(obs)`` returns ``[B]`` long server indices (:meth:`SCALEPolicy.greedy`: ties by the
+    lowest believed finish), computed in eval mode under ``torch.no_grad()``. With
+    ``record_features=True`` every live decision since the last ``reset`` is recorded: its
+    attention feature z in ``features`` (the distribution-shift diagnostics), whether its top
+    score was tied, and its normalised entropy; :meth:`diagnostics` sums them up. The tie tolerance
+    is the policy's (:data:`~scale_pl.models.decisions.TIE_TOLERANCE` if it has none).
     """
 
     def __init__(self, policy: SCALEPolicy, record_features: bool = False) -> None:
         super().__init__(policy)
         self.record_features = record_features
-        self.features: list[torch.Tensor] = []
+        self.reset(0)
 
     def reset(self, batch_size: int) -> None:
-        self.features = []
+        self.record = DecisionRecord()
+
+    @property
+    def features(self) -> list[torch.Tensor]:
+        """z ``[b, D]`` of each recorded step since the last ``reset`` (live decisions only)."""
+        return self.record.features
 
     def __call__(self, obs: Observation) -> torch.Tensor:
-        action, _, _, z = self._act(obs, greedy=True, generator=None)
-        if self.record_features:
-            self.features.append(z[~obs.done])
+        with self._inference():
+            logits, _, z = self.policy(obs)
+            action = self.policy.greedy(obs, logits)
+            if self.record_features:
+                tolerance = TIE_TOLERANCE if self.policy.tie_tolerance is None else self.policy.tie_tolerance
+                self.record.add(logits, z, self.policy.allowed_servers(obs), obs.est_finish, ~obs.done, tolerance)
         return action
+
+    def diagnostics(self) -> dict[str, float]:
+        """The recorded decisions since the last ``reset`` (:meth:`DecisionRecord.summary`):
+        ``decisions``, ``tie_share``, ``tie_apart_share``, ``entropy``, ``z_mean``, ``z_std``, ``z_kl``,
+        ``z_decorrelation``."""
+        return self.record.summary()
 
     def __repr__(self) -> str:
         return f"GreedyPolicy({type(self.policy).__name__})"
@@ -286,7 +337,8 @@ class SamplingPolicy(_PolicyWrapper):
         device = obs.mask.device
         if self._generator is None or self._generator.device != device:
             self._generator = torch.Generator(device=device).manual_seed(self.seed)
-        return self._act(obs, greedy=False, generator=self._generator)[0]
+        with self._inference():
+            return self.policy.act(obs, greedy=False, generator=self._generator)[0]
 
     def __repr__(self) -> str:
         return f"SamplingPolicy({type(self.policy).__name__}, seed={self.seed})"
