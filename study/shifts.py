@@ -31,7 +31,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from scale_pl.errors import ScaleError
 
@@ -79,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     policies, groups = {}, {}
     for group, path in expand_checkpoints(args.checkpoint):
         policy = load_policy(path)  # fails early, one line, on a bad file
-        name = checkpoint_name(Path(path))
+        name = checkpoint_name(path)
         if name in policies:
             raise ScaleError(f"--checkpoint: {path} is given twice (or two files have the name {name!r})")
         policies[name], groups[name] = (lambda policy=policy: policy), group or name

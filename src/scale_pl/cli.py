@@ -163,6 +163,14 @@ class SCALECLI(LightningCLI):
             }
         )
 
+    def instantiate_classes(self) -> None:
+        """A class that refuses its arguments (a bad prior kind, a negative kappa) is a config error:
+        one line naming the problem, not jsonargparse's traceback of every Union subtype it tried."""
+        try:
+            super().instantiate_classes()
+        except (ValueError, TypeError) as exc:
+            raise ScaleError(f"config: {root_cause(exc)}") from None
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         logger = config.trainer.logger
@@ -177,6 +185,13 @@ class SCALECLI(LightningCLI):
             callbacks = list(config.trainer.callbacks or [])
             callbacks.append(Namespace(class_path="scale_pl.cli.RunCheckpoint", init_args=Namespace()))
             config.trainer.callbacks = callbacks
+
+
+def root_cause(exc: BaseException) -> str:
+    """The first line of the innermost exception that ``exc`` was raised from."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _has_checkpoint(callbacks) -> bool:

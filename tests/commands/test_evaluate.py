@@ -43,3 +43,18 @@ def test_bad_cap_is_one_line(command: str, value: str, tmp_path: Path, capsys) -
     err = capsys.readouterr().err
     assert err.startswith("error: --cap must be 0 (no cap) or a number >= 1") and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_anchor_suffix_names_its_own_method_and_follows_a_glob(tmp_path: Path) -> None:
+    from scale_pl.commands.evaluate import checkpoint_name, expand_checkpoints
+
+    for seed in (0, 1):
+        (tmp_path / f"scale_s{seed}.ckpt").write_bytes(b"")
+    pairs = expand_checkpoints([f"anchored={tmp_path}/scale_s*.ckpt@eft:3:10", f"{tmp_path}/scale_s0.ckpt"])
+    assert pairs == [
+        ("anchored", f"{tmp_path}/scale_s0.ckpt@eft:3:10"),
+        ("anchored", f"{tmp_path}/scale_s1.ckpt@eft:3:10"),
+        ("", f"{tmp_path}/scale_s0.ckpt"),
+    ]
+    assert [checkpoint_name(p) for _, p in pairs] == ["scale_s0@eft:3:10", "scale_s1@eft:3:10", "scale_s0"]
+    assert checkpoint_name(Path("checkpoints/abc/best.ckpt")) == "abc/best"

@@ -68,3 +68,31 @@ def test_the_critic_reads_the_system_features() -> None:
     assert not torch.allclose(critic(task, z, servers, mask, system), critic(task, z, servers, mask, system + 1))
     with pytest.raises(ValueError, match=r"Observation\.system"):
         critic(task, z, servers, mask, None)
+
+
+def test_the_critic_told_log_n_reads_the_real_servers_of_a_padded_batch() -> None:
+    """Clusters of 4 and 8 servers in one batch (padded to 8): the policy counts 4 and 8, and a
+    critic with ``size_feature`` gets log 4 and log 8 as its last input."""
+    from scale_pl.models.policy import SCALEPolicy, build_policy
+    from scale_pl.sim.batched.batch import WorkloadBatch
+    from scale_pl.sim.batched.env import SchedulingEnv
+    from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+
+    generator, spec = load_generator(num_workflows=3), load_cluster_spec()
+    pairs = [
+        (generator.generate(spec.make(n, generator.catalogue), 0), spec.make(n, generator.catalogue)) for n in (4, 8)
+    ]
+    obs = SchedulingEnv(WorkloadBatch.from_pairs(pairs)).observe()
+    assert SCALEPolicy.num_servers(obs).tolist() == [4, 8]
+    policy = build_policy(6, 4)
+    policy.critic = Critic(policy.embed_dim, system_dim=policy.critic.system_dim, size_feature=True)
+    seen = {}
+    policy.critic.net.register_forward_hook(lambda module, args, out: seen.setdefault("x", args[0]))
+    with torch.no_grad():
+        policy(obs)
+    assert seen["x"][:, -1].tolist() == pytest.approx(
+        [torch.log(torch.tensor(4.0)).item(), torch.log(torch.tensor(8.0)).item()]
+    )
+    with pytest.raises(ValueError, match="number of servers"):
+        policy.critic(torch.zeros(1, 32), torch.zeros(1, 32), torch.zeros(1, 2, 32), torch.ones(1, 2, dtype=torch.bool),
+                      torch.zeros(1, policy.critic.system_dim))  # fmt: skip

@@ -98,7 +98,9 @@ def test_a_closed_kept_alive_connection_is_replaced_without_a_retry(one_shot):
 
 def test_chunked_and_unsized_bodies(one_shot):
     with PlacementClient(one_shot) as client:
+        OneShot.hung_up.clear()
         assert client._call("GET", "/v1/chunked") == {"a": [1]}
+        assert OneShot.hung_up.wait(10)  # the hang-up must reach the client before it reuses the socket
         assert client._call("GET", "/v1/unsized") == {"b": 2}
         assert client.connection is None  # an unsized body ends the connection
         assert client.health()["status"] == "ok"

@@ -16,6 +16,8 @@ CASES = {
     "wrong-type": (["--data.num_envs", "abc"], "data.num_envs"),
     "negative-lr": (["--model.lr", "-1"], "model.lr"),
     "zero-n": (["--data.train_sizes", "[0]"], "data.train_sizes"),
+    "class-refuses-its-argument": (["--model.policy.init_args.decoder.init_args.normalize", "bogus"],
+                                   "normalize must be one of"),
 }  # fmt: skip
 LIGHTNING_ARGS_WARNING = "LightningCLI's args parameter is intended to run from within Python"
 

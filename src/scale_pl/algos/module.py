@@ -191,6 +191,8 @@ class SCALEModule(ValidationAcrossSizes, L.LightningModule):
         stats["ent_coef"] = torch.tensor(self._ent_coef)
         stats["value_mu"] = self.policy.critic.mu.detach().clone()
         stats["value_sigma"] = self.policy.critic.sigma.detach().clone()
+        if self.policy.prior is not None:  # the anchor's strength (learned with prior.learn_kappa)
+            stats["prior_kappa"] = torch.as_tensor(self.policy.prior.kappa).detach().clone()
         self.log_dict({f"train/{k}": v.float() for k, v in stats.items()}, on_step=True, on_epoch=False)
         if rollout.episode_returns.numel():
             self.log("train/episode_return", rollout.episode_returns.mean(), prog_bar=True, on_step=True)

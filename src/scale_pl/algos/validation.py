@@ -75,7 +75,7 @@ class ValidationAcrossSizes:
         while not bool(env.done.all()):
             out = self.policy(obs)
             zs.append(out.z[~obs.done])
-            obs, _, _ = env.step(out.logits.argmax(-1))
+            obs, _, _ = env.step(self.policy.greedy(obs, out.logits))  # ties as every greedy run breaks them
         key = f"{phase}_N{n}"
         if key not in self.val_stats:
             self.val_stats[key] = ResponseTimeStats().to(self.device)

@@ -38,8 +38,9 @@ from scale_pl.sim.batched.env import INFORMATION_MODES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH",
-        help="trained policies (.ckpt), named by the file unless NAME= is given; one NAME for several files: seeds",
+        "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH[@PRIOR[:KAPPA[:CLIP]]]",
+        help="trained policies (.ckpt), named by the file unless NAME= is given; one NAME for several files: seeds;"
+        " @eft:3:10 anchors a checkpoint on a heuristic prior without retraining",
     )  # fmt: skip
     parser.add_argument(
         "--heuristics", nargs="*", default=list(HEURISTICS), help="baselines to run too (also lookahead or lookahead:H)"
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for group, path in expand_checkpoints(args.checkpoint):
         policy = load_policy(path)  # fails early, one line, on a bad file
         policy.record_features = True  # z statistics per N
-        name = checkpoint_name(Path(path))
+        name = checkpoint_name(path)
         if name in policies:
             raise ScaleError(f"--checkpoint: {path} is given twice (or two files have the name {name!r})")
         policies[name], groups[name] = (lambda policy=policy: policy), group or name
@@ -129,20 +130,28 @@ def run(args: argparse.Namespace) -> int:
 
 def expand_checkpoints(specs: list[str]) -> list[tuple[str, str]]:
     """``[NAME=]PATH`` arguments as (NAME or "", path) pairs; a PATH with ``*``, ``?`` or ``[`` is a glob
-    (quoted on the command line, so that ``NAME=`` can precede it) and yields every file it matches."""
+    (quoted on the command line, so that ``NAME=`` can precede it) and yields every file it matches.
+    An anchor suffix (``PATH@eft:3:10``, see :func:`~scale_pl.io.policy_loader.load_policy`) applies to
+    every file of the glob."""
     pairs = []
     for spec in specs:
         group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path, at, anchor = path.partition("@") if "@" in path and not Path(path).exists() else (path, "", "")
         if any(c in path for c in "*?[") and not Path(path).exists():
             matches = sorted(glob.glob(path))
             if not matches:
                 raise ScaleError(f"--checkpoint {path}: matches no file")
-            pairs += [(group, m) for m in matches]
+            pairs += [(group, m + at + anchor) for m in matches]
         else:
-            pairs.append((group, path))
+            pairs.append((group, path + at + anchor))
     return pairs
 
 
-def checkpoint_name(path: Path) -> str:
-    """``best.ckpt`` / ``last.ckpt`` are named by their run folder, other files by their stem."""
-    return f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
+def checkpoint_name(spec: str | Path) -> str:
+    """``best.ckpt`` / ``last.ckpt`` are named by their run folder, other files by their stem; an anchor
+    suffix stays in the name (``scale_s2@eft:3:10``), so one file with and without it are two methods."""
+    text = str(spec)
+    path_text, at, anchor = text.partition("@") if "@" in text and not Path(text).exists() else (text, "", "")
+    path = Path(path_text)
+    name = f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
+    return name + at + anchor

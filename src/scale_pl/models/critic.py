@@ -33,10 +33,12 @@ class Critic(nn.Module):
         system_dim: size of ``Observation.system`` (0 = not read).
         stop_gradient: detach the actor's features.
         beta: weight of a new batch of targets in the running statistics (the first batch sets them).
+        size_feature: also read ``log N``, the number of servers of the cluster (training on several
+            cluster sizes: the value of a state depends on how many servers share the load).
 
     Shapes:
         - input: ``task`` ``[B, D]``, ``z`` ``[B, D]``, ``servers`` ``[B, N, D]``, ``mask`` ``[B, N]``,
-          ``system`` ``[B, system_dim]``
+          ``system`` ``[B, system_dim]``, ``num_servers`` ``[B]`` (with ``size_feature``)
         - output: ``[B]``
     """
 
@@ -48,13 +50,14 @@ class Critic(nn.Module):
         system_dim: int = 0,
         stop_gradient: bool = True,
         beta: float = 0.1,
+        size_feature: bool = False,
     ) -> None:
         super().__init__()
         if not 0 < beta <= 1:
             raise ValueError(f"beta must be in (0, 1], got {beta}")
         self.embed_dim, self.hidden_dim, self.system_dim = embed_dim, hidden_dim, system_dim
-        self.stop_gradient, self.beta = stop_gradient, beta
-        self.net = mlp(3 * embed_dim + system_dim, hidden_dim, 1, act)
+        self.stop_gradient, self.beta, self.size_feature = stop_gradient, beta, size_feature
+        self.net = mlp(3 * embed_dim + system_dim + int(size_feature), hidden_dim, 1, act)
         self.register_buffer("mu", torch.zeros(()))
         self.register_buffer("sigma", torch.ones(()))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
@@ -72,6 +75,7 @@ class Critic(nn.Module):
         servers: torch.Tensor,
         mask: torch.Tensor,
         system: torch.Tensor | None = None,
+        num_servers: torch.Tensor | None = None,
     ) -> torch.Tensor:
         pooled = masked_mean(servers, mask)
         parts = [task, z, pooled]
@@ -81,6 +85,10 @@ class Critic(nn.Module):
             if system is None:
                 raise ValueError("this critic reads Observation.system; the environment did not provide it")
             parts.append(system)
+        if self.size_feature:
+            if num_servers is None:
+                raise ValueError("this critic reads the number of servers; none was given")
+            parts.append(torch.log(num_servers.to(task.dtype).clamp_min(1.0)).unsqueeze(-1))
         normalised = self.net(torch.cat(parts, dim=-1)).squeeze(-1)
         return self.mu + self.sigma * normalised
 

@@ -67,7 +67,8 @@ class SCALEPolicy(nn.Module):
         act: activation name for those MLPs.
         system_dim: size of ``Observation.system``, ``system_feature_dim(C)``, read by the
             default critic (0 = the critic does not read it).
-        critic: value head; default ``Critic(D, hidden_dim, act, system_dim)``.
+        critic: value head; default ``Critic(D, hidden_dim, act, system_dim, size_feature=critic_size_feature)``.
+        critic_size_feature: the default critic also reads log N (training on several cluster sizes).
         prior: heuristic score added to the decoder's logits (None = the plain pointer).
         tie_tolerance: logits this close to the top are tied in the greedy choice (None = plain
             ``argmax``, ties to the lowest index, as before issue 18).
@@ -87,6 +88,7 @@ class SCALEPolicy(nn.Module):
         act: str = "relu",
         system_dim: int = 0,
         critic: Critic | None = None,
+        critic_size_feature: bool = False,
         prior: HeuristicPrior | None = None,
         tie_tolerance: float | None = TIE_TOLERANCE,
     ) -> None:
@@ -105,7 +107,11 @@ class SCALEPolicy(nn.Module):
         self.task_proj = nn.Linear(embed_dim + 2 * dag_encoder.out_dim, embed_dim)
         self.server_mlp = mlp(server_dim, hidden_dim, embed_dim, act)
         self.system_dim = system_dim
-        self.critic = critic if critic is not None else Critic(embed_dim, hidden_dim, act, system_dim=system_dim)
+        self.critic = (
+            critic
+            if critic is not None
+            else Critic(embed_dim, hidden_dim, act, system_dim=system_dim, size_feature=critic_size_feature)
+        )
         self.prior = prior
         self.tie_tolerance = tie_tolerance
 
@@ -145,6 +151,20 @@ class SCALEPolicy(nn.Module):
 
     def forward(self, obs: Observation) -> PolicyOutput:
         """Server logits, state value and attention feature for each environment."""
+        logits, z, (task, servers, allowed) = self._actor(obs)
+        system = obs.system
+        if system is not None:
+            system = torch.where(obs.done.view(-1, 1), 0.0, system)
+        num_servers = self.num_servers(obs) if self.critic.size_feature else None
+        value = self.critic(task, z, servers, allowed, system, num_servers)
+        return PolicyOutput(logits, value, z)
+
+    def actor(self, obs: Observation) -> tuple[torch.Tensor, torch.Tensor]:
+        """Server logits ``[B, N]`` and z ``[B, D]`` without the critic (what greedy scheduling needs)."""
+        logits, z, _ = self._actor(obs)
+        return logits, z
+
+    def _actor(self, obs: Observation) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         if obs.servers is None:
             raise ValueError("SCALEPolicy needs observation field 'servers'; the environment did not provide it")
         allowed = self.allowed_servers(obs)
@@ -155,11 +175,13 @@ class SCALEPolicy(nn.Module):
         logits, z = self.decoder(task, servers, allowed)
         if self.prior is not None:
             logits = logits + self.prior(obs, allowed).to(logits.dtype)  # 0 where not allowed
-        system = obs.system
-        if system is not None:
-            system = torch.where(obs.done.view(-1, 1), 0.0, system)
-        value = self.critic(task, z, servers, allowed, system)
-        return PolicyOutput(logits, value, z)
+        return logits, z, (task, servers, allowed)
+
+    @staticmethod
+    def num_servers(obs: Observation) -> torch.Tensor:
+        """``[B]`` servers of each environment's cluster: the rows of ``obs.servers`` that are not padding
+        (a real server's class one-hot is never all zero; a padded server's row is)."""
+        return (obs.servers != 0).any(-1).sum(-1)
 
     def act(
         self, obs: Observation, greedy: bool = False, generator: torch.Generator | None = None
@@ -263,12 +285,14 @@ class _PolicyWrapper:
     def _inference(self) -> Iterator[None]:
         """Eval mode without gradients for the duration, then the policy's own mode back."""
         was_training = self.policy.training
-        self.policy.eval()
+        if was_training:  # switching modes walks every submodule: only when needed
+            self.policy.eval()
         try:
-            with torch.no_grad():
+            with torch.inference_mode():
                 yield
         finally:
-            self.policy.train(was_training)
+            if was_training:
+                self.policy.train()
 
 
 class GreedyPolicy(_PolicyWrapper):
@@ -297,7 +321,7 @@ class GreedyPolicy(_PolicyWrapper):
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         with self._inference():
-            logits, _, z = self.policy(obs)
+            logits, z = self.policy.actor(obs)
             action = self.policy.greedy(obs, logits)
             if self.record_features:
                 tolerance = TIE_TOLERANCE if self.policy.tie_tolerance is None else self.policy.tie_tolerance
