@@ -23,7 +23,13 @@ from scale_pl.sim.generators.config import load_cluster_spec, load_generator
 from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, task_feature_dim
 from tests.training.fitting import CONF, REPO
 
-TRAINING = {"quickstart.yaml": 0.01, "scale.yaml": 0.01, "scale_no_srr.yaml": 0.0, "scale_anchored.yaml": 0.01}
+TRAINING = {
+    "quickstart.yaml": 0.01,
+    "scale.yaml": 0.01,
+    "scale_no_srr.yaml": 0.0,
+    "scale_anchored.yaml": 0.01,
+    "scale_robust.yaml": 0.01,
+}
 TRAINING_PARAMS = sorted(TRAINING)
 ENCODER_CONFIGS = sorted(p.name for p in (CONF / "encoder").glob("*.yaml"))
 NUM_TYPES, NUM_CLASSES = 6, 4  # conf/workload/default.yaml, conf/cluster/default.yaml
@@ -159,3 +165,22 @@ def test_every_config_file_is_tested():
     tested |= {"workload/patterns_seen.yaml", "workload/patterns_unseen.yaml"}
     tested |= {"workload/diverse.yaml"}  # tests/sim/test_structures.py
     assert {str(p.relative_to(CONF)) for p in CONF.rglob("*.y*ml")} == tested
+
+
+def test_robust_config_differs_from_the_anchored_one_in_its_listed_switches(in_repo):
+    anchored, robust = (
+        yaml.safe_load((CONF / name).read_text()) for name in ("scale_anchored.yaml", "scale_robust.yaml")
+    )
+    policy = robust["model"]["policy"]["init_args"]
+    assert policy.pop("critic_size_feature") is True
+    assert policy["decoder"]["init_args"].pop("tanh_clip") == 2.0
+    anchored["model"]["policy"]["init_args"]["decoder"]["init_args"].pop("tanh_clip")
+    assert robust["model"].pop("gae_lambda_horizon") == 30.0 and anchored["model"].pop("gae_lambda") == 0.95
+    assert (robust["model"].pop("imitation_rollouts"), robust["model"].pop("imitation_teacher")) == (16, "rank_eft")
+    assert robust["data"].pop("workload_config") == "conf/workload/diverse.yaml"
+    assert robust["data"].pop("train_sizes") == [8, 16, 24, 32, 48]
+    for key in ("workload_config", "train_sizes"):
+        anchored["data"].pop(key)
+    assert robust == anchored
+    built = instantiate("--config", "conf/scale_robust.yaml")
+    assert built.model.policy.critic.size_feature and built.model.policy.prior.kind == "eft"
