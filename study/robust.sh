@@ -9,12 +9,14 @@
 #   shifts   the unseen patterns (tree_of_thought, map_reduce) and the WfInstances traces of
 #            tests/data/wfinstances (families used nowhere in training), N = 16 and 96
 #   all      the three above
+#   pilot    a quick look for choosing the recipe (study/pilots.txt): N = 16, 96, 256 at 8 test
+#            workloads each, and the WfInstances traces and rho 0.85 at N = 16, 4 workloads each
 # Test workloads are seeds 2,000,000 + i (validation uses 1,000,000 + 1000 N + i, training others).
 # The cap is evaluate's default (a run certain to exceed 10 x EFT's ART is stopped, censored).
 # Example: study/robust.sh shipped all 'scale=pretrained/scale_s*.ckpt'
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 3 ] || { echo "usage: study/robust.sh ARM sizes|loads|shifts|all 'NAME=GLOB' ..." >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: study/robust.sh ARM sizes|loads|shifts|all|pilot 'NAME=GLOB' ..." >&2; exit 2; }
 arm=$1; stage=$2; shift 2
 PYTHON=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -44,7 +46,13 @@ run_stage() {
       mv "$OUT/${arm}_shifts.json.part" "$OUT/${arm}_shifts.json"
       mv "$OUT/${arm}_shifts.md.part" "$OUT/${arm}_shifts.md" ;;
     all) run_stage sizes; run_stage loads; run_stage shifts ;;
-    *) echo "study/robust.sh: unknown stage '$1' (sizes, loads, shifts or all)" >&2; exit 2 ;;
+    pilot)
+      evaluate "${arm}_pilot_sizes" --sizes 16 96 256 --seeds 8
+      "$PYTHON" study/shifts.py --checkpoint "${METHODS[@]}" --settings wfinstances load_0.85 --sizes 16 \
+        --seeds 4 --out "$OUT/${arm}_pilot_shifts.md.part" --json "$OUT/${arm}_pilot_shifts.json.part"
+      mv "$OUT/${arm}_pilot_shifts.json.part" "$OUT/${arm}_pilot_shifts.json"
+      mv "$OUT/${arm}_pilot_shifts.md.part" "$OUT/${arm}_pilot_shifts.md" ;;
+    *) echo "study/robust.sh: unknown stage '$1' (sizes, loads, shifts, all or pilot)" >&2; exit 2 ;;
   esac
 }
 run_stage "$stage"
