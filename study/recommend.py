@@ -7,7 +7,8 @@ checkpoint was chosen by ``val/select`` (the worst ratio of ART to EFT's over th
 averaged over the last validations: ``scale_pl.algos.selection``); the same figure at its minimum
 ranks the seeds, so that the recommendation, like the checkpoint, uses validation workloads only and
 never a test number. Prints one row per run (the minimum, the epoch of it, the strict zero-shot
-figure ``val/select_trained_sizes`` at that step) and the recommended run.
+figure ``val/select_trained_sizes`` at that step) and the recommended run; ``--json`` also keeps
+each run's whole ``val/select`` history.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def selection_rows(names: list[str]) -> list[dict]:
         best = min(history, key=lambda m: (m.value, m.step))
         zero_shot = {m.step: m.value for m in client.get_metric_history(run_id, "val/select_trained_sizes")}
         row = {"run": name, "run_id": run_id, "select": best.value, "step": best.step}
-        rows.append(row | {"select_trained_sizes": zero_shot.get(best.step)})
+        history = {"history": [[m.step, m.value] for m in sorted(history, key=lambda m: m.step)]}
+        rows.append(row | {"select_trained_sizes": zero_shot.get(best.step)} | history)
     return rows
 
 

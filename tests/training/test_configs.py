@@ -177,6 +177,7 @@ def test_robust_config_differs_from_the_anchored_one_in_its_listed_switches(in_r
     anchored["model"]["policy"]["init_args"]["decoder"]["init_args"].pop("tanh_clip")
     assert robust["model"].pop("gae_lambda_horizon") == 30.0 and anchored["model"].pop("gae_lambda") == 0.95
     assert (robust["model"].pop("imitation_rollouts"), robust["model"].pop("imitation_teacher")) == (16, "rank_eft")
+    assert (robust["model"].pop("ent_coef"), anchored["model"].pop("ent_coef")) == (0.0, 0.01)
     assert robust["data"].pop("workload_config") == "conf/workload/diverse.yaml"
     assert robust["data"].pop("train_sizes") == [8, 16, 24, 32, 48]
     for key in ("workload_config", "train_sizes"):
