@@ -31,6 +31,13 @@ evaluate() {  # NAME EVALUATE-ARGS...: one table, written atomically (a stopped 
   mv "$OUT/$name.json.part" "$OUT/$name.json" && mv "$OUT/$name.md.part" "$OUT/$name.md"
 }
 
+shifts() {  # NAME SHIFTS-ARGS...: study/shifts.py, written atomically the same way
+  local name=$1; shift
+  "$PYTHON" study/shifts.py --checkpoint "${METHODS[@]}" "$@" \
+    --out "$OUT/$name.md.part" --json "$OUT/$name.json.part"
+  mv "$OUT/$name.json.part" "$OUT/$name.json" && mv "$OUT/$name.md.part" "$OUT/$name.md"
+}
+
 METHODS=("$@")
 run_stage() {
   case "$1" in
@@ -41,17 +48,11 @@ run_stage() {
       evaluate "${arm}_rho0.5" --sizes 16 96 --seeds 16 --rho 0.5
       evaluate "${arm}_rho0.85" --sizes 16 96 --seeds 16 --rho 0.85 ;;
     shifts)
-      "$PYTHON" study/shifts.py --checkpoint "${METHODS[@]}" --settings patterns wfinstances --sizes 16 96 \
-        --seeds 8 --out "$OUT/${arm}_shifts.md.part" --json "$OUT/${arm}_shifts.json.part"
-      mv "$OUT/${arm}_shifts.json.part" "$OUT/${arm}_shifts.json"
-      mv "$OUT/${arm}_shifts.md.part" "$OUT/${arm}_shifts.md" ;;
+      shifts "${arm}_shifts" --settings patterns wfinstances --sizes 16 96 --seeds 8 ;;
     all) run_stage sizes; run_stage loads; run_stage shifts ;;
     pilot)
       evaluate "${arm}_pilot_sizes" --sizes 16 96 256 --seeds 8
-      "$PYTHON" study/shifts.py --checkpoint "${METHODS[@]}" --settings wfinstances load_0.85 --sizes 16 \
-        --seeds 4 --out "$OUT/${arm}_pilot_shifts.md.part" --json "$OUT/${arm}_pilot_shifts.json.part"
-      mv "$OUT/${arm}_pilot_shifts.json.part" "$OUT/${arm}_pilot_shifts.json"
-      mv "$OUT/${arm}_pilot_shifts.md.part" "$OUT/${arm}_pilot_shifts.md" ;;
+      shifts "${arm}_pilot_shifts" --settings wfinstances load_0.85 --sizes 16 --seeds 4 ;;
     *) echo "study/robust.sh: unknown stage '$1' (sizes, loads, shifts, all or pilot)" >&2; exit 2 ;;
   esac
 }

@@ -31,7 +31,7 @@ from scale_pl.evaluation.tables import (
     rows_to_json,
 )
 from scale_pl.io.atomic import check_writable, write_text_atomic
-from scale_pl.io.policy_loader import load_policy
+from scale_pl.io.policy_loader import load_policy, split_anchor
 from scale_pl.seeds import TEST_SEED_BASE
 from scale_pl.sim.batched.env import INFORMATION_MODES
 
@@ -136,22 +136,21 @@ def expand_checkpoints(specs: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for spec in specs:
         group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        path, at, anchor = path.partition("@") if "@" in path and not Path(path).exists() else (path, "", "")
+        path, anchor = split_anchor(path)
         if any(c in path for c in "*?[") and not Path(path).exists():
             matches = sorted(glob.glob(path))
             if not matches:
                 raise ScaleError(f"--checkpoint {path}: matches no file")
-            pairs += [(group, m + at + anchor) for m in matches]
+            pairs += [(group, m + anchor) for m in matches]
         else:
-            pairs.append((group, path + at + anchor))
+            pairs.append((group, path + anchor))
     return pairs
 
 
 def checkpoint_name(spec: str | Path) -> str:
     """``best.ckpt`` / ``last.ckpt`` are named by their run folder, other files by their stem; an anchor
     suffix stays in the name (``scale_s2@eft:3:10``), so one file with and without it are two methods."""
-    text = str(spec)
-    path_text, at, anchor = text.partition("@") if "@" in text and not Path(text).exists() else (text, "", "")
+    path_text, anchor = split_anchor(str(spec))
     path = Path(path_text)
     name = f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
-    return name + at + anchor
+    return name + anchor

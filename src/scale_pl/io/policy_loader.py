@@ -59,6 +59,15 @@ class Anchor:
         return cls(prior, kappa, clip)
 
 
+def split_anchor(spec: str) -> tuple[str, str]:
+    """``PATH@PRIOR[:KAPPA[:CLIP]]`` as ``(PATH, "@PRIOR...")``; ``(spec, "")`` without an anchor suffix
+    (an ``@`` followed by anything but a prior's name is part of the path)."""
+    path_text, at, anchor_text = spec.rpartition("@")
+    if at and anchor_text.split(":")[0] in ANCHOR_PRIORS:
+        return path_text, at + anchor_text
+    return spec, ""
+
+
 def load_policy(spec: str, seed: int = 0) -> Policy:
     """The policy named by ``spec``: a heuristic (``eft``, ``random``, ...) or a checkpoint path.
 
@@ -70,9 +79,9 @@ def load_policy(spec: str, seed: int = 0) -> Policy:
     """
     if spec in HEURISTICS:
         return make_heuristic(spec, seed)
-    path_text, at, anchor_text = spec.rpartition("@")
-    anchor = Anchor.parse(anchor_text) if at and anchor_text.split(":")[0] in ANCHOR_PRIORS else None
-    path = Path(path_text if anchor is not None else spec)
+    path_text, suffix = split_anchor(spec)
+    anchor = Anchor.parse(suffix[1:]) if suffix else None
+    path = Path(path_text)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
         if not path.is_file():
             raise ScaleError(f"{path}: no such checkpoint file")
