@@ -8,7 +8,8 @@ averaged over the last validations: ``scale_pl.algos.selection``); the same figu
 ranks the seeds, so that the recommendation, like the checkpoint, uses validation workloads only and
 never a test number. Prints one row per run (the minimum, the epoch of it, the strict zero-shot
 figure ``val/select_trained_sizes`` at that step) and the recommended run; ``--json`` also keeps
-each run's whole ``val/select`` history.
+each run's whole ``val/select`` history. ``--previous FILE`` (an earlier ``--json``) supplies the rows of
+runs trained in another session, whose MLflow store is not here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import mlflow
 from scale_pl.tracking import EXPERIMENT, newest_finished_run_id, tracking_uri
 
 
-def selection_rows(names: list[str]) -> list[dict]:
+def selection_rows(names: list[str], previous: dict[str, dict] | None = None) -> list[dict]:
+    previous = previous or {}
     client = mlflow.MlflowClient(tracking_uri())
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
@@ -30,6 +32,9 @@ def selection_rows(names: list[str]) -> list[dict]:
     rows = []
     for name in names:
         run_id = newest_finished_run_id(client, experiment.experiment_id, name)
+        if run_id is None and name in previous:
+            rows.append(previous[name])
+            continue
         if run_id is None:
             raise SystemExit(f"error: no finished run named {name!r}")
         history = client.get_metric_history(run_id, "val/select")
@@ -47,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="+", help="MLflow run names, one per training seed")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--previous", help="an earlier --json: rows for runs not in this MLflow store")
     args = parser.parse_args(argv)
-    rows = selection_rows(args.names)
+    previous = {}
+    if args.previous:
+        with open(args.previous) as f:
+            previous = {row["run"]: row for row in json.load(f)["rows"]}
+    rows = selection_rows(args.names, previous)
     print("| run | val/select (min) | at step | val/select_trained_sizes there |")
     print("|---|---:|---:|---:|")
     for row in rows:
