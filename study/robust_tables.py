@@ -1,0 +1,159 @@
+"""The robustness study's tables (issue 18) from study/robust.sh's JSON rows, with its targets checked.
+
+    python study/robust_tables.py robust                 # the arm's own files: study/results/robust_*.json
+    python study/robust_tables.py robust --group robust  # the method of those files to summarise
+
+One row per test point (setting, N): EFT's ART; the arm's interquartile mean of ART / EFT's ART
+over seeds x test workloads [stratified-bootstrap 95% interval]; every seed's ratio (its mean ART
+over EFT's) and the worst; p95 / EFT's p95, the worst seed; rank_eft's and least_loaded's ratios.
+Then the issue's targets, each measured on those rows:
+
+- every seed below EFT at every point (ratio < 1);
+- the arm's IQM <= 0.85 at N >= 96 and <= 0.90 at N = 16-48 (the size points at rho 0.7 only);
+- the arm's IQM below the better of rank_eft and least_loaded at every point;
+- every seed's p95 no worse than EFT's at every point.
+
+Nothing is computed that the JSON does not hold, except the ratios and the IQM
+(scale_pl.evaluation.stats). Files: ARM_sizes_small, ARM_sizes_large, ARM_rho0.5, ARM_rho0.85
+(`evaluate` rows) and ARM_shifts (study/shifts.py rows); any that is missing is left out and named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scale_pl.evaluation.stats import iqm_interval
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FILES = {  # file suffix -> the setting its rows belong to (shifts rows name their own)
+    "sizes_small": "rho 0.7",
+    "sizes_large": "rho 0.7",
+    "rho0.5": "rho 0.5",
+    "rho0.85": "rho 0.85",
+    "shifts": None,
+}
+HEURISTICS = ("rank_eft", "least_loaded")
+
+
+@dataclass
+class Point:
+    setting: str
+    n: int
+    eft_art: float
+    iqm: float
+    low: float
+    high: float
+    seeds: dict[str, float]  # seed's mean ART / EFT's
+    p95: dict[str, float]  # seed's p95 / EFT's
+    censored: int
+    heuristics: dict[str, float]
+
+
+def load_rows(arm: str) -> tuple[list[dict], list[str]]:
+    rows, missing = [], []
+    for suffix, setting in FILES.items():
+        path = RESULTS / f"{arm}_{suffix}.json"
+        if not path.is_file():
+            missing.append(path.name)
+            continue
+        for row in json.loads(path.read_text()):
+            rows.append(row | {"setting": row.get("setting", setting)})
+    return rows, missing
+
+
+def points(rows: list[dict], group: str) -> list[Point]:
+    keys = sorted({(r["setting"], r["num_servers"]) for r in rows}, key=lambda k: (k[0] != "rho 0.7", k))
+    out = []
+    for setting, n in keys:
+        here = [r for r in rows if (r["setting"], r["num_servers"]) == (setting, n)]
+        eft = next((r for r in here if r["method"] == "eft"), None)
+        members = sorted((r for r in here if r.get("group") == group), key=lambda r: r["method"])
+        if eft is None or not members:
+            continue
+        reference = np.asarray(eft["workload_art"], dtype=float)
+        scores = np.asarray([r["workload_art"] for r in members], dtype=float) / reference
+        summary = iqm_interval(scores)
+        out.append(
+            Point(
+                setting=setting,
+                n=n,
+                eft_art=eft["art"],
+                iqm=summary.iqm,
+                low=summary.low,
+                high=summary.high,
+                seeds={r["method"]: r["art"] / eft["art"] for r in members},
+                p95={r["method"]: r["p95"] / eft["p95"] for r in members},
+                censored=sum(r["num_censored"] for r in members),
+                heuristics={r["method"]: r["art"] / eft["art"] for r in here if r["method"] in HEURISTICS},
+            )
+        )
+    return out
+
+
+def table(found: list[Point]) -> str:
+    lines = [
+        "| setting | N | EFT ART (s) | IQM ART / EFT [95% CI] | per seed | worst seed | worst p95 / EFT's "
+        "| rank_eft | least_loaded | censored |",
+        "|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for p in found:
+        seeds = " ".join(f"{v:.3f}" for v in p.seeds.values())
+        heur = [f"{p.heuristics[h]:.3f}" if h in p.heuristics else "" for h in HEURISTICS]
+        lines.append(
+            f"| {p.setting} | {p.n} | {p.eft_art:.2f} | {p.iqm:.3f} [{p.low:.3f}, {p.high:.3f}] | {seeds} "
+            f"| {max(p.seeds.values()):.3f} | {max(p.p95.values()):.3f} | {' | '.join(heur)} | {p.censored} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(found: list[Point]) -> str:
+    def verdict(misses: list[str]) -> str:
+        return "met" if not misses else "missed at " + "; ".join(misses)
+
+    def where(p: Point) -> str:
+        return f"{p.setting} N={p.n}"
+
+    below = [f"{where(p)} ({max(p.seeds, key=p.seeds.get)} {max(p.seeds.values()):.3f})" for p in found
+             if max(p.seeds.values()) >= 1.0]  # fmt: skip
+    sizes = [p for p in found if p.setting == "rho 0.7"]
+    mean = [f"{where(p)} ({p.iqm:.3f} > {0.85 if p.n >= 96 else 0.90})" for p in sizes
+            if p.iqm > (0.85 if p.n >= 96 else 0.90)]  # fmt: skip
+    best = [f"{where(p)} ({p.iqm:.3f} vs {min(p.heuristics.values()):.3f})" for p in found
+            if p.heuristics and p.iqm >= min(p.heuristics.values())]  # fmt: skip
+    tail = [f"{where(p)} ({max(p.p95.values()):.3f})" for p in found if max(p.p95.values()) > 1.0]
+    return "\n".join(
+        [
+            f"- every seed below EFT everywhere: {verdict(below)}",
+            f"- IQM <= 0.85 at N >= 96 and <= 0.90 at N = 16-48 (rho 0.7): {verdict(mean)}",
+            f"- IQM below the better of rank_eft and least_loaded: {verdict(best)}",
+            f"- every seed's p95 no worse than EFT's: {verdict(tail)}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("arm", help="the ARM of study/robust.sh (file prefix in study/results)")
+    parser.add_argument("--group", default=None, help="the method (group) to summarise; default: the arm's name")
+    args = parser.parse_args(argv)
+    rows, missing = load_rows(args.arm)
+    found = points(rows, args.group or args.arm)
+    if not found:
+        print(f"error: no rows of group {args.group or args.arm!r} in study/results/{args.arm}_*.json", file=sys.stderr)
+        return 2
+    print(table(found))
+    print()
+    print(targets(found))
+    if missing:
+        print(f"\n(not yet measured: {', '.join(missing)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
