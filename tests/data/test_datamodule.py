@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
@@ -46,3 +48,26 @@ def test_training_workloads_have_the_shape_of_the_test_workloads() -> None:
     for bad in ({"train_workflows_per_server": 0}, {"workflows_per_episode": 0}):
         with pytest.raises(ScaleError, match=next(iter(bad))):
             RolloutDataModule(val_sizes=[4], **bad)
+
+
+def test_validation_workloads_can_come_from_another_mix(tmp_path) -> None:
+    """data.val_workload_config: validate on the test's mix while training on a wider one."""
+    conf = Path(__file__).resolve().parents[2] / "conf" / "workload"
+    diverse, default = str(conf / "diverse.yaml"), str(conf / "default.yaml")
+    kwargs = {"val_sizes": [4], "val_seeds": 2, "seed": 0}
+
+    def val_arrivals(**extra) -> torch.Tensor:
+        dm = RolloutDataModule(**kwargs, **extra)
+        dm.setup("validate")
+        return dm.val_batches[4].arrival
+
+    mixed = val_arrivals(workload_config=diverse, val_workload_config=default)
+    assert torch.equal(mixed, val_arrivals(workload_config=default))  # the default mix's validation set
+    assert not torch.equal(mixed, val_arrivals(workload_config=diverse))  # not the training mix's
+    assert RolloutDataModule(workload_config=diverse, **kwargs).val_workload_config == diverse  # None = training's
+
+    other = tmp_path / "other.yaml"  # the same mix with another catalogue: the policy's features would differ
+    other.write_text(Path(default).read_text().replace("{work: 2.0, cv: 0.5,", "{work: 3.0, cv: 0.5,", 1))
+    assert other.read_text() != Path(default).read_text()
+    with pytest.raises(ScaleError, match=r"val_workload_config: .* another catalogue"):
+        RolloutDataModule(workload_config=default, val_workload_config=str(other), **kwargs)

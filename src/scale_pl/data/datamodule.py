@@ -77,6 +77,10 @@ class RolloutDataModule(L.LightningDataModule):
         val_sizes: cluster sizes N validated (zero-shot beyond the training N).
         val_seeds: validation workloads per N.
         val_workflows_per_server: workflows per validation workload = this x N.
+        val_workload_config: workload YAML of the validation (and ``test`` stage) workloads; None =
+            ``workload_config``. Its catalogue must be the training one (the policy's feature
+            dimensions). Use it to choose the checkpoint on the workloads the policy will be tested
+            on while training on a wider mix (conf/workload/diverse.yaml).
         rho: offered load (default: the workload config's).
         reward_scale: return x reward_scale = minus the sum of response times.
         time_scale: seconds mapped to 1 in the log-scaled time features.
@@ -105,6 +109,7 @@ class RolloutDataModule(L.LightningDataModule):
         val_sizes: list[int] | None = None,
         val_seeds: int = 8,
         val_workflows_per_server: int = 4,
+        val_workload_config: str | None = None,
         rho: float | None = None,
         reward_scale: float = 10.0,
         time_scale: float = 2.0,
@@ -146,6 +151,7 @@ class RolloutDataModule(L.LightningDataModule):
             raise ScaleError(f"data.information must be one of {', '.join(INFORMATION_MODES)}, got {information!r}")
         self.information = information
         self.workload_config, self.cluster_config = workload_config, cluster_config
+        self.val_workload_config = val_workload_config or workload_config
         self.num_envs, self.rollout_steps, self.rollouts_per_epoch = num_envs, rollout_steps, rollouts_per_epoch
         self.workflows_per_episode, self.pool_size = workflows_per_episode, pool_size
         self.train_workflows_per_server = train_workflows_per_server
@@ -154,8 +160,16 @@ class RolloutDataModule(L.LightningDataModule):
         # Fail on a bad config now, before any work starts.
         self.generator = self._generator(self.episode_workflows(self.train_sizes[0]))
         self.spec = load_cluster_spec(cluster_config)
-        for n in {*self.train_sizes, *self.val_sizes}:
+        for n in self.train_sizes:
             self.generator.arrival_rate(self.spec.make(n, self.generator.catalogue))
+        val_generator = self._generator(self.val_workflows_per_server * self.val_sizes[0], self.val_workload_config)
+        if val_generator.catalogue.primitives != self.generator.catalogue.primitives:
+            raise ScaleError(
+                f"data.val_workload_config: {self.val_workload_config} has another catalogue than "
+                f"{workload_config} (validation must use the primitive types the policy is trained on)"
+            )
+        for n in self.val_sizes:
+            val_generator.arrival_rate(self.spec.make(n, val_generator.catalogue))
         self.collector: RolloutCollector | None = None
         self.val_batches: dict[int, WorkloadBatch] = {}
         self.test_batches: dict[int, WorkloadBatch] = {}
@@ -166,9 +180,9 @@ class RolloutDataModule(L.LightningDataModule):
             return self.workflows_per_episode
         return self.train_workflows_per_server * n
 
-    def _generator(self, num_workflows: int):
+    def _generator(self, num_workflows: int, config: str | None = None):
         overrides = {"num_workflows": num_workflows} | ({} if self.rho is None else {"rho": self.rho})
-        return load_generator(self.workload_config, **overrides)
+        return load_generator(config or self.workload_config, **overrides)
 
     @property
     def env_kwargs(self) -> dict:
@@ -210,8 +224,9 @@ class RolloutDataModule(L.LightningDataModule):
 
     def evaluation_batches(self, seed_base: int) -> dict[int, WorkloadBatch]:
         """``val_seeds`` workloads per N of ``val_sizes``, seeded from ``seed_base`` (identical for every method)."""
+        config = self.val_workload_config
         return {
-            n: workload_batch(self._generator(self.val_workflows_per_server * n), self.spec, n,
+            n: workload_batch(self._generator(self.val_workflows_per_server * n, config), self.spec, n,
                               range(seed_base + 1000 * n, seed_base + 1000 * n + self.val_seeds))
             for n in self.val_sizes
         }  # fmt: skip
