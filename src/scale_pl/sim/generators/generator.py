@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.generators.patterns import PATTERNS
+from scale_pl.sim.generators.patterns import PATTERNS, STRUCTURES
 from scale_pl.sim.system.catalogue import Catalogue
 from scale_pl.sim.system.cluster import Cluster, ClusterSpec
 from scale_pl.sim.system.workload import Workflow, Workload
@@ -41,6 +41,15 @@ class WorkloadGenerator:
         burst_factor: arrivals alternate between bursts at ``burst_factor`` x the mean rate and
             calm periods, keeping the mean rate (1 = plain Poisson).
         burst_period: mean length in seconds of one burst-plus-calm cycle.
+        stage_roles: weight per role of the structural patterns' stages (``fan_out``, ``chain``,
+            ``stages``); None: :data:`~scale_pl.sim.generators.patterns.STAGE_ROLES` at their
+            default weights. Each role must be in ``roles``; name roles of one primitive each, or
+            a stage is not single-type.
+        type_work_range: ``[low, high]``: each workflow scales every type's expected (and actual)
+            work by its own factor, log-uniform in ``[low, high]`` and shared by the workflow's
+            tasks of that type, so which primitive is the heavy one varies between workflows (a
+            tool call that is a 10-minute download, a code step of milliseconds). None: no scaling.
+            The arrival rate counts the factor's mean, so rho is still the offered load.
     """
 
     catalogue: Catalogue
@@ -52,6 +61,8 @@ class WorkloadGenerator:
     uncertainty: float = 1.0
     burst_factor: float = 1.0
     burst_period: float = 60.0
+    stage_roles: dict[str, float] | None = None
+    type_work_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rho) and self.rho > 0):
@@ -72,6 +83,8 @@ class WorkloadGenerator:
         total = sum(self.pattern_mix.values())
         if total <= 0:
             raise ScaleError("pattern mix: weights sum to 0")
+        self._check_stage_roles()
+        self._check_type_work_range()
         self._patterns = [p for p, w in self.pattern_mix.items() if w > 0]
         self._probs = np.array([self.pattern_mix[p] for p in self._patterns]) / total
         self._role_types = {}
@@ -83,11 +96,43 @@ class WorkloadGenerator:
             except ScaleError as exc:
                 raise ScaleError(f"pattern role {role!r}: {exc}") from None
 
+    def _check_stage_roles(self) -> None:
+        if self.stage_roles is None:
+            return
+        if not isinstance(self.stage_roles, dict) or not self.stage_roles:
+            raise ScaleError(f"stage_roles must be a non-empty mapping of role to weight, got {self.stage_roles!r}")
+        for role, weight in self.stage_roles.items():
+            if role not in self.roles:
+                raise ScaleError(f"stage_roles: role {role!r} has no entry in the role table")
+            if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+                raise ScaleError(f"stage_roles: weight for {role!r} must be a number >= 0, got {weight!r}")
+        if sum(self.stage_roles.values()) <= 0:
+            raise ScaleError("stage_roles: weights sum to 0")
+        self.stage_roles = {r: float(w) for r, w in self.stage_roles.items() if w > 0}
+
+    def _check_type_work_range(self) -> None:
+        if self.type_work_range is None:
+            return
+        bounds = self.type_work_range
+        ok = isinstance(bounds, list | tuple) and len(bounds) == 2
+        ok = ok and all(isinstance(b, int | float) and math.isfinite(b) and b > 0 for b in bounds)
+        if not ok or bounds[0] > bounds[1]:
+            raise ScaleError(f"type_work_range must be [low, high] with 0 < low <= high, got {bounds!r}")
+        self.type_work_range = (float(bounds[0]), float(bounds[1]))
+
+    def type_work_mean(self) -> float:
+        """The mean of a workflow's per-type work factor (1 without ``type_work_range``)."""
+        if self.type_work_range is None:
+            return 1.0
+        low, high = self.type_work_range
+        return low if low == high else (high - low) / math.log(high / low)
+
     # -- workflows -------------------------------------------------------------------------------
     def _shape(self, rng: np.random.Generator) -> tuple[str, np.ndarray, list[tuple[int, int]]]:
         """A pattern drawn from the mix, its roles mapped to type indices, and its edges."""
         pattern = self._patterns[rng.choice(len(self._patterns), p=self._probs)]
-        roles, edges = PATTERNS[pattern](rng)
+        extra = {"stage_roles": self.stage_roles} if pattern in STRUCTURES and self.stage_roles else {}
+        roles, edges = PATTERNS[pattern](rng, **extra)
         types = np.empty(len(roles), dtype=np.int64)
         for i, role in enumerate(roles):
             choices = self._role_types.get(role)
@@ -100,6 +145,9 @@ class WorkloadGenerator:
         """One workflow of a pattern drawn from the mix."""
         pattern, types, edges = self._shape(rng)
         base = np.array([self.catalogue[k].work for k in types])
+        if self.type_work_range is not None:  # drawn only when set: workloads without it are unchanged
+            low, high = self.type_work_range
+            base = base * np.exp(rng.uniform(math.log(low), math.log(high), size=len(self.catalogue)))[types]
         cv = np.array([self.catalogue[k].cv for k in types]) * self.uncertainty
         expected = base * rng.uniform(1 - self.work_spread, 1 + self.work_spread, size=types.size)
         sigma2 = np.log1p(cv**2)
@@ -113,10 +161,12 @@ class WorkloadGenerator:
 
         Counts are estimated once from 4000 workflow shapes of a fixed seed (cached per pattern
         mix and role table), so every workload of this generator has the same arrival rate; the
-        expected work per task averages the catalogue's work (its spread has mean 1).
+        expected work per task averages the catalogue's work (its spread has mean 1) times the
+        mean of the per-type factor (:meth:`type_work_mean`).
         """
+        stage = tuple(self.stage_roles.items()) if self.stage_roles else None
         key = (tuple(self.pattern_mix.items()), tuple((r, tuple(p)) for r, p in self.roles.items()),
-               tuple(self.catalogue.names))  # fmt: skip
+               tuple(self.catalogue.names), stage)  # fmt: skip
         if key not in _COUNT_CACHE:
             rng = np.random.default_rng(12345)
             count = np.zeros(len(self.catalogue))
@@ -125,7 +175,7 @@ class WorkloadGenerator:
                 np.add.at(count, self._shape(rng)[1], 1.0)
             _COUNT_CACHE[key] = count / n
         count = _COUNT_CACHE[key]
-        work = count * np.array([p.work for p in self.catalogue.primitives])
+        work = count * np.array([p.work for p in self.catalogue.primitives]) * self.type_work_mean()
         return work, count
 
     def arrival_rate(self, cluster: Cluster) -> float:

@@ -8,13 +8,14 @@ primitive names reuses the same shapes. Roles: ``plan`` (a short LLM call that d
 
 The structures (``fan_out``, ``chain``, ``stages``) are the shapes of scientific workflows
 (WfCommons' families): wide fan-outs of one type, long chains, and stages whose tasks share one
-role. Their roles come from :data:`STAGE_ROLES`, every one of which maps to a single primitive
-in the shipped role tables, so a stage is single-type.
+role. Their roles come from :data:`STAGE_ROLES` (or the weights a workload config gives as
+``stage_roles``), every one of which maps to a single primitive in the shipped role tables, so a
+stage is single-type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -134,8 +135,16 @@ _STAGE_ROLE_P = (0.4, 0.25, 0.15, 0.1, 0.1)
 MAX_STAGE_TASKS = 64
 
 
-def _stage_role(rng: np.random.Generator) -> str:
-    return STAGE_ROLES[rng.choice(len(STAGE_ROLES), p=_STAGE_ROLE_P)]
+StageRoles = Mapping[str, float] | None
+
+
+def _stage_role(rng: np.random.Generator, stage_roles: StageRoles = None) -> str:
+    """A stage's role: :data:`STAGE_ROLES` at their default weights, or ``stage_roles`` (role -> weight)."""
+    if stage_roles is None:
+        return STAGE_ROLES[rng.choice(len(STAGE_ROLES), p=_STAGE_ROLE_P)]
+    names = list(stage_roles)
+    weights = np.array([stage_roles[r] for r in names], dtype=float)
+    return names[rng.choice(len(names), p=weights / weights.sum())]
 
 
 def _log_uniform_int(rng: np.random.Generator, low: int, high: int) -> int:
@@ -143,33 +152,33 @@ def _log_uniform_int(rng: np.random.Generator, low: int, high: int) -> int:
     return min(int(np.exp(rng.uniform(np.log(low), np.log(high + 1)))), high)
 
 
-def fan_out(rng: np.random.Generator) -> Shape:
+def fan_out(rng: np.random.Generator, stage_roles: StageRoles = None) -> Shape:
     """1-2 roots, 5-60 children of one role (log-uniform) that each depend on every root, then a
     join (70%) or none (the children are the sinks).
 
     Seismology-like (one split, a wide single-type fan-out, a merge) or bwa-like (two roots).
     """
     b = _Builder()
-    roots = [b.add(_stage_role(rng)) for _ in range(1 + int(rng.random() < 0.25))]
-    role = _stage_role(rng)
+    roots = [b.add(_stage_role(rng, stage_roles)) for _ in range(1 + int(rng.random() < 0.25))]
+    role = _stage_role(rng, stage_roles)
     children = [b.add(role, roots) for _ in range(_log_uniform_int(rng, 5, 60))]
     if rng.random() < 0.7:
-        b.add(_stage_role(rng), children)
+        b.add(_stage_role(rng, stage_roles), children)
     return b.shape()
 
 
-def chain(rng: np.random.Generator) -> Shape:
+def chain(rng: np.random.Generator, stage_roles: StageRoles = None) -> Shape:
     """10-40 tasks in sequence: half keep one role throughout, the others draw each task's role."""
     length = int(rng.integers(10, 41))
-    single = _stage_role(rng) if rng.random() < 0.5 else None
+    single = _stage_role(rng, stage_roles) if rng.random() < 0.5 else None
     b = _Builder()
     last: list[int] = []
     for _ in range(length):
-        last = [b.add(single or _stage_role(rng), last)]
+        last = [b.add(single or _stage_role(rng, stage_roles), last)]
     return b.shape()
 
 
-def stages(rng: np.random.Generator) -> Shape:
+def stages(rng: np.random.Generator, stage_roles: StageRoles = None) -> Shape:
     """A pipeline of 3-8 stages, each of one role, at most :data:`MAX_STAGE_TASKS` tasks.
 
     A stage is one task (a split or a merge, 35%; 50% for the first) or W parallel tasks, W 2-16
@@ -191,7 +200,7 @@ def stages(rng: np.random.Generator) -> Shape:
     for w in widths:
         if len(b.roles) + w > MAX_STAGE_TASKS - (not joined):  # keep room for the merge
             break
-        role, mode = _stage_role(rng), rng.random()
+        role, mode = _stage_role(rng, stage_roles), rng.random()
         if len(above) == w > 1 and mode < 0.5:
             parents = [[p] for p in above]
         elif len(above) == w > 1 and (mode >= 0.75 or w > 8):
@@ -200,11 +209,12 @@ def stages(rng: np.random.Generator) -> Shape:
             parents, joined = [above] * w, joined or w == 1 or bool(above)
         above = [b.add(role, ps) for ps in parents]
     if not joined:
-        b.add(_stage_role(rng), above)
+        b.add(_stage_role(rng, stage_roles), above)
     return b.shape()
 
 
-PATTERNS: dict[str, Callable[[np.random.Generator], Shape]] = {
+# Every pattern takes the generator; the structures also take ``stage_roles`` (keyword).
+PATTERNS: dict[str, Callable[..., Shape]] = {
     "react": react,
     "plan_execute": plan_execute,
     "map_reduce": map_reduce,
