@@ -2,6 +2,7 @@
 
     python study/robust_tables.py robust                 # the arm's own files: study/results/robust_*.json
     python study/robust_tables.py robust --group robust  # the method of those files to summarise
+    python study/robust_tables.py --compare shipped:scale shipped:anchored robust:robust  # arms side by side
 
 One row per test point (setting, N): EFT's ART; the arm's interquartile mean of ART / EFT's ART
 over seeds x test workloads [stratified-bootstrap 95% interval]; every seed's ratio (its mean ART
@@ -137,11 +138,40 @@ def targets(found: list[Point]) -> str:
     )
 
 
+def compare(specs: list[str]) -> str:
+    """Arms side by side: per point, each arm's IQM, worst seed and worst p95 / EFT's (``ARM:GROUP``)."""
+    arms: dict[str, dict[tuple[str, int], Point]] = {}
+    for spec in specs:
+        arm, _, group = spec.partition(":")
+        found = points(load_rows(arm)[0], group or arm)
+        if not found:
+            raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
+        arms[group or arm] = {(p.setting, p.n): p for p in found}
+    keys = list(dict.fromkeys(k for by_point in arms.values() for k in by_point))
+    lines = [
+        "| setting | N | " + " | ".join(f"{name}: IQM (worst seed) [worst p95]" for name in arms) + " |",
+        "|---|---:|" + "---|" * len(arms),
+    ]
+    for key in keys:
+        cells = []
+        for by_point in arms.values():
+            q = by_point.get(key)
+            cells.append(f"{q.iqm:.3f} ({max(q.seeds.values()):.3f}) [{max(q.p95.values()):.2f}]" if q else "")
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("arm", help="the ARM of study/robust.sh (file prefix in study/results)")
+    parser.add_argument("arm", nargs="?", help="the ARM of study/robust.sh (file prefix in study/results)")
     parser.add_argument("--group", default=None, help="the method (group) to summarise; default: the arm's name")
+    parser.add_argument("--compare", nargs="+", metavar="ARM:GROUP", help="arms side by side instead")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(args.compare))
+        return 0
+    if not args.arm:
+        parser.error("give an ARM, or --compare ARM:GROUP ...")
     rows, missing = load_rows(args.arm)
     found = points(rows, args.group or args.arm)
     if not found:
