@@ -84,3 +84,21 @@ def task_table(env: SchedulingEnv, b: int, workload: Workload) -> list[tuple[int
 
 def first_true(x: torch.Tensor) -> int:
     return int(x.nonzero()[0, 0])
+
+
+def busy_fractions(workload: Workload, cluster: Cluster) -> dict[int, float]:
+    """Each server class's busy fraction over a generated workload's arrival span: every task's expected
+    work (plus its latency floor) shared among the classes that run its type by capacity, as the
+    generator's rate rule assumes (rho is the largest of these; docs/model.md)."""
+    types = np.concatenate([f.types for f in workload.workflows])
+    work = np.concatenate([f.expected_work for f in workload.workflows])
+    latency = np.array([p.latency for p in workload.catalogue.primitives])
+    capacity = (cluster.speed * cluster.slots[:, None]).sum(axis=0)
+    span = workload.workflows[-1].arrival
+    busy = {}
+    for c in np.unique(cluster.server_class):
+        speed = cluster.speed[cluster.server_class == c][0]
+        runs = speed[types] > 0
+        load = (work[runs] + latency[types[runs]] * speed[types[runs]]) / capacity[types[runs]]
+        busy[int(c)] = float(load.sum() / span)
+    return busy

@@ -10,6 +10,7 @@ import pytest
 
 from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_yaml
 from scale_pl.sim.generators.patterns import MAX_STAGE_TASKS, PATTERNS, STAGE_ROLES, STRUCTURES, chain, fan_out, stages
+from tests.sim.builders import busy_fractions
 
 DIVERSE = "conf/workload/diverse.yaml"
 
@@ -146,18 +147,7 @@ def test_diverse_offered_load_is_rho_on_the_gpus() -> None:
     # floors included) over the arrival span, at the rate the generator chose.
     gen = load_generator(DIVERSE, num_workflows=6000)
     cluster = load_cluster_spec().make(16, gen.catalogue)
-    wl = gen.generate(cluster, 11)
-    types = np.concatenate([f.types for f in wl.workflows])
-    work = np.concatenate([f.expected_work for f in wl.workflows])
-    latency = np.array([p.latency for p in gen.catalogue.primitives])
-    capacity = (cluster.speed * cluster.slots[:, None]).sum(axis=0)
-    span = wl.workflows[-1].arrival
-    busy = {}
-    for c in np.unique(cluster.server_class):
-        speed = cluster.speed[cluster.server_class == c][0]
-        runs = speed[types] > 0
-        load = (work[runs] + latency[types[runs]] * speed[types[runs]]) / capacity[types[runs]]
-        busy[int(c)] = float(load.sum() / span)
+    busy = busy_fractions(gen.generate(cluster, 11), cluster)
     gpu = [i for i, cls in enumerate(cluster.classes) if cls.name.startswith("gpu")]
     assert max(busy, key=busy.get) in gpu  # the GPUs stay the bottleneck with the structures
     assert max(busy.values()) == pytest.approx(gen.rho, rel=0.05)  # seeds 11-13 give 0.715, 0.707, 0.708

@@ -10,6 +10,7 @@ import pytest
 from scale_pl.errors import ScaleError
 from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_yaml
 from scale_pl.sim.generators.patterns import _STAGE_ROLE_P, PATTERNS, STAGE_ROLES, STRUCTURES
+from tests.sim.builders import busy_fractions
 
 VARIED = "conf/workload/diverse_varied.yaml"
 DIVERSE = "conf/workload/diverse.yaml"
@@ -83,18 +84,7 @@ def test_varied_offered_load_is_rho() -> None:
     # a workflow's work now varies 100-fold, so the tolerance is wider).
     gen = load_generator(VARIED, num_workflows=6000)
     cluster = load_cluster_spec().make(16, gen.catalogue)
-    wl = gen.generate(cluster, 11)
-    types = np.concatenate([f.types for f in wl.workflows])
-    work = np.concatenate([f.expected_work for f in wl.workflows])
-    latency = np.array([p.latency for p in gen.catalogue.primitives])
-    capacity = (cluster.speed * cluster.slots[:, None]).sum(axis=0)
-    span = wl.workflows[-1].arrival
-    busy = []
-    for c in np.unique(cluster.server_class):
-        speed = cluster.speed[cluster.server_class == c][0]
-        runs = speed[types] > 0
-        load = (work[runs] + latency[types[runs]] * speed[types[runs]]) / capacity[types[runs]]
-        busy.append(float(load.sum() / span))
+    busy = busy_fractions(gen.generate(cluster, 11), cluster).values()
     assert max(busy) == pytest.approx(gen.rho, rel=0.1)
 
 
