@@ -3,6 +3,7 @@
     python study/robust_tables.py robust                 # the arm's own files: study/results/robust_*.json
     python study/robust_tables.py robust --group robust  # the method of those files to summarise
     python study/robust_tables.py --compare shipped:scale shipped:anchored robust:robust  # arms side by side
+    python study/robust_tables.py --paired robust:robust abl_nosrr  # an ablation, paired by training seed
 
 One row per test point (setting, N): EFT's ART; the arm's interquartile mean of ART / EFT's ART
 over seeds x test workloads [stratified-bootstrap 95% interval]; every seed's ratio (its mean ART
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,14 +163,53 @@ def compare(specs: list[str]) -> str:
     return "\n".join(lines)
 
 
+def seed_of(method: str) -> str:
+    """The training seed a checkpoint's method name ends with (``robust_s1`` -> ``s1``)."""
+    match = re.search(r"_(s\d+)$", method)
+    return match.group(1) if match else method
+
+
+def paired(base_spec: str, other_spec: str) -> str:
+    """An ablation against its base, seed by seed: per point, each shared seed's ``base -> other``
+    ratio to EFT and the mean of the paired differences (other - base; negative: the ablation is better)."""
+    arms = []
+    for spec in (base_spec, other_spec):
+        arm, _, group = spec.partition(":")
+        found = points(load_rows(arm)[0], group or arm)
+        if not found:
+            raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
+        arms.append({(p.setting, p.n): {seed_of(m): v for m, v in p.seeds.items()} for p in found})
+    base, other = arms
+    seeds = sorted({s for v in base.values() for s in v} & {s for v in other.values() for s in v})
+    if not seeds:
+        raise SystemExit(f"error: {base_spec} and {other_spec} share no training seed (names ending _sK)")
+    lines = [
+        "| setting | N | " + " | ".join(f"seed {s[1:]}" for s in seeds) + " | mean difference |",
+        "|---|---:|" + "---|" * len(seeds) + "---:|",
+    ]
+    for key in base:
+        if key not in other:
+            continue
+        shared = [s for s in seeds if s in base[key] and s in other[key]]
+        cells = [f"{base[key][s]:.3f} -> {other[key][s]:.3f}" if s in shared else "" for s in seeds]
+        diff = np.mean([other[key][s] - base[key][s] for s in shared])
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + f" | {diff:+.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("arm", nargs="?", help="the ARM of study/robust.sh (file prefix in study/results)")
     parser.add_argument("--group", default=None, help="the method (group) to summarise; default: the arm's name")
     parser.add_argument("--compare", nargs="+", metavar="ARM:GROUP", help="arms side by side instead")
+    parser.add_argument("--paired", nargs=2, metavar=("BASE:GROUP", "OTHER:GROUP"),
+                        help="an ablation against its base, paired by training seed instead")  # fmt: skip
     args = parser.parse_args(argv)
     if args.compare:
         print(compare(args.compare))
+        return 0
+    if args.paired:
+        print(paired(*args.paired))
         return 0
     if not args.arm:
         parser.error("give an ARM, or --compare ARM:GROUP ...")
