@@ -143,3 +143,23 @@ def test_a_teacher_acts_on_the_policys_decisions_and_marks_the_rollout_as_imitat
     stored = rollout.log_probs.flatten()[learn]
     torch.testing.assert_close(stored, log_probs[learn].gather(-1, expected_actions[learn, None]).squeeze(-1))
     assert not collector.collect(policy).imitation
+
+
+def test_under_a_shield_the_teacher_chooses_among_what_the_policy_admits() -> None:
+    """rank_eft may take a slow server the shield removes; it is shown the shielded servers only,
+    so every stored log-probability is finite (behaviour cloning would otherwise get -inf)."""
+    from scale_pl.models import HeuristicPrior
+
+    torch.manual_seed(0)
+    policy = build_policy(6, 4).eval()
+    policy.set_anchor(HeuristicPrior("eft", kappa=3.0, shield=1.05))
+    collector = RolloutCollector(pool(n=1, workflows=4), num_envs=2, num_steps=60, seed=0, warmup="eft")
+    rollout = collector.collect(policy, teacher=make_heuristic("rank_eft"))
+    learn = rollout.learn.flatten()
+    flat = rollout.obs
+    admitted = policy.allowed_servers(flat)[learn]
+    actions = rollout.actions.flatten()[learn]
+    assert admitted.gather(1, actions[:, None]).all()
+    assert torch.isfinite(rollout.log_probs.flatten()[learn]).all()
+    unshielded = make_heuristic("rank_eft")(flat)[learn]  # what the teacher takes with every server offered
+    assert not admitted.gather(1, unshielded[:, None]).all()  # the shield mattered in this rollout

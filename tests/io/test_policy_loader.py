@@ -111,9 +111,12 @@ def test_anchor_syntax():
     assert Anchor.parse("rank_eft:1.5") == Anchor("rank_eft", 1.5, None)
     assert Anchor.parse("eft:3:10") == Anchor("eft", 3.0, 10.0)
     assert Anchor.parse("none:1:inf") == Anchor("none", 1.0, math.inf)
-    for text, message in [("heft", "PRIOR one of none, eft, rank_eft"), ("eft:1:2:3", "PRIOR"),
+    assert Anchor.parse("eft:3:10:1.5") == Anchor("eft", 3.0, 10.0, 1.5)
+    assert Anchor.parse("eft:3::2") == Anchor("eft", 3.0, None, 2.0)  # an empty CLIP keeps the checkpoint's
+    for text, message in [("heft", "PRIOR one of none, eft, rank_eft"), ("eft:1:2:3:4", "PRIOR"),
                           ("eft:x", "must be numbers"), ("eft:0", "KAPPA must be"), ("eft:inf", "KAPPA must be"),
-                          ("eft:3:-1", "CLIP must be >= 0")]:  # fmt: skip
+                          ("eft:3:-1", "CLIP must be >= 0"), ("eft::2", "must be numbers"),
+                          ("eft:3:2:0.9", "SHIELD must be"), ("eft:3:2:inf", "SHIELD must be")]:  # fmt: skip
         with pytest.raises(ScaleError, match=message):
             Anchor.parse(text)
 
@@ -139,6 +142,14 @@ def test_a_shipped_checkpoint_anchored_on_load_gives_the_post_hoc_logits(generat
         want = -kappa * log_ratio + c * logits / 10
         torch.testing.assert_close(got[obs.mask], want[obs.mask].float(), rtol=1e-5, atol=1e-5)
         assert torch.isneginf(got[~obs.mask]).all()
+    shielded = load_policy(f"{SHIPPED}@eft:3:10:1.5").policy
+    with torch.no_grad():
+        got = shielded(obs).logits
+    admitted = obs.mask & (eft <= 1.5 * eft.amin(-1, keepdim=True))
+    assert shielded.prior.shield == 1.5 and (admitted < obs.mask).any()
+    assert torch.equal(torch.isfinite(got), admitted)
+    only_shield = load_policy(f"{SHIPPED}@none:1::1.5").policy  # a shield alone: no prior score, c kept
+    assert only_shield.decoder.tanh_clip == 10.0 and torch.equal(only_shield.allowed_servers(obs), admitted)
     unbounded = load_policy(f"{SHIPPED}@none:1:inf").policy
     assert unbounded.prior is None and unbounded.decoder.tanh_clip == 0.0
     with pytest.raises(ScaleError, match="KAPPA must be"):

@@ -28,6 +28,9 @@ def test_equal_finishes_go_to_the_higher_exact_logit_then_the_lowest_index() -> 
     finish = torch.ones(3, 3, dtype=torch.float64)
     logits = torch.tensor([[9.9999, 10.0, 10.0], [10.0, 9.9999, 9.9998], [10.0, 9.9999, 10.0]])
     assert greedy_choice(logits, finish, 1e-3).tolist() == [1, 0, 0]
+    # a difference of float rounding is no preference: the lowest index of the two
+    rounding = torch.tensor([[10.0, 10.0 + 2e-6, 9.0], [1e-3, 1e-3 + 2e-6, 1e-3 + 2e-5]])
+    assert greedy_choice(rounding, torch.ones(2, 3, dtype=torch.float64), 1e-3).tolist() == [0, 2]
 
 
 def test_the_choice_follows_the_servers_when_they_are_reordered() -> None:

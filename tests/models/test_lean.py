@@ -136,3 +136,19 @@ def test_a_policy_s_prior_and_greedy_rule_are_used_where_it_has_them(observation
 
     monkeypatch.setattr(type(greedy.policy), "greedy", lowest_believed_finish, raising=False)
     assert int(anchored(obs)[0]) == int(obs.est_finish.argmin()) and calls == [(1, obs.mask.shape[1])]
+
+
+def test_a_shield_on_the_prior_narrows_the_lean_choice_as_it_does_the_module_s(observations):
+    from scale_pl.models.priors import HeuristicPrior
+
+    torch.manual_seed(4)
+    greedy = GreedyPolicy(build_policy(6, 4, prior="eft", kappa=3.0, tanh_clip=2.0, shield=1.2))
+    assert LeanGreedy.covers(greedy)
+    lean = LeanGreedy(greedy)
+    assert_same(lean, greedy, observations)
+    narrowed = [obs for obs in observations if (greedy.policy.allowed_servers(obs) < obs.mask).any()]
+    assert len(narrowed) > 10  # the shield removed servers in many of them
+    shielded = [np.isfinite(lean.logits(obs)).sum() for obs in narrowed]
+    greedy.policy.set_anchor(HeuristicPrior("eft", kappa=3.0))  # the same prior, no shield
+    unshielded = [np.isfinite(lean.logits(obs)).sum() for obs in narrowed]
+    assert all(u > s for u, s in zip(unshielded, shielded, strict=True))

@@ -151,3 +151,53 @@ def test_ppo_samples_and_rescores_under_the_prior(make_obs, make_policy) -> None
     torch.testing.assert_close(log_prob, want.detach())
     (new_log_prob.sum() + entropy.sum()).backward()
     assert policy.prior.raw_kappa.grad is not None and policy.prior.raw_kappa.grad != 0
+
+
+def test_the_shield_admits_the_servers_within_its_factor_of_the_earliest() -> None:
+    obs = _obs([[2.0, 4.0, INF, 1.0], [5.0, 5.0, 10.0, INF], [3.0, 1.0, 2.0, 9.0]], done=[False, False, True])
+    allowed = _allowed(obs)
+    admitted = HeuristicPrior("eft", shield=2.0).admit(obs, allowed)
+    # row 0: best 1 s, so 2 s stays and 4 s goes; row 1: best 5 s, 10 s is exactly 2x and stays;
+    # row 2 is finished: nothing is allowed and the shield adds nothing
+    want = [[True, False, False, True], [True, True, True, False], [False, False, False, False]]
+    assert admitted.tolist() == want
+    assert HeuristicPrior("eft", shield=1.0).admit(obs, allowed).tolist()[:2] == [
+        [False, False, False, True], [True, True, False, False]]  # fmt: skip
+    assert HeuristicPrior("eft").admit(obs, allowed) is allowed  # no shield: the allowed set itself
+    # a server that would never finish goes, unless every allowed one is like it
+    never = _obs([[INF, 3.0], [INF, INF]])
+    both = torch.ones(2, 2, dtype=torch.bool)
+    assert HeuristicPrior("none", shield=1.5).admit(never, both).tolist() == [[False, True], [True, True]]
+    for shield in (0.5, INF, math.nan):
+        with pytest.raises(ValueError, match="shield"):
+            HeuristicPrior("eft", shield=shield)
+
+
+def test_a_shielded_policy_is_the_policy_on_the_shielded_mask(make_obs, make_policy) -> None:
+    """Logits, z and value with the shield equal those of the same policy whose observation
+    masks the removed servers; sampling, re-scoring and a teacher stay inside what it admits."""
+    policy = make_policy("gin").eval()
+    obs = make_obs(16, 6, 8, 12, feasible_prob=0.7)
+    policy.set_anchor(HeuristicPrior("eft", kappa=3.0, shield=1.5))
+    admitted = policy.allowed_servers(obs)
+    assert (admitted <= obs.mask).all() and (admitted.sum(-1) < obs.mask.sum(-1)).any()
+    shielded = policy.shielded(obs)
+    assert torch.equal(shielded.mask[~obs.done], admitted[~obs.done])
+    with torch.no_grad():
+        got = policy(obs)
+        policy.set_anchor(HeuristicPrior("eft", kappa=3.0))  # the same prior, no shield
+        want = policy(shielded)
+    torch.testing.assert_close(got.logits, want.logits)
+    torch.testing.assert_close(got.z, want.z)
+    torch.testing.assert_close(got.value, want.value)
+    assert torch.isneginf(got.logits[obs.mask & ~admitted]).all()
+    policy.set_anchor(HeuristicPrior("eft", kappa=3.0, shield=1.5))
+    for seed in range(3):
+        with torch.no_grad():
+            action, log_prob, _, _ = policy.act(obs, generator=torch.Generator().manual_seed(seed))
+        live = ~obs.done
+        assert admitted[live].gather(1, action[live, None]).all() and torch.isfinite(log_prob[live]).all()
+    teacher = RankAwareEFT()(policy.shielded(obs))
+    with torch.no_grad():
+        log_prob, _, _, _ = policy.evaluate(obs, teacher)
+    assert torch.isfinite(log_prob[~obs.done]).all()  # behaviour cloning under the shield stays finite

@@ -234,7 +234,7 @@ class RolloutCollector:
             action, log_prob, value, _ = policy.act(obs, generator=sample_gen)
             learn = env.num_decisions >= self.learn_from
             if teacher is not None:
-                action = teacher(obs)
+                action = teacher(policy.shielded(obs) if hasattr(policy, "shielded") else obs)
                 log_prob = torch.log_softmax(policy(obs).logits, -1).gather(-1, action[:, None]).squeeze(-1)
             if self.warmup is not None and not bool(learn.all()):
                 action = torch.where(learn, action, self.warmup(obs))

@@ -4,8 +4,9 @@ Whatever :func:`load_policy` returns follows the heuristics' protocol (``reset(b
 ``__call__(obs) -> [B]`` server indices), so ``schedule`` runs a checkpoint and a heuristic alike.
 
 A checkpoint can be anchored on a heuristic as it is loaded, with no retraining:
-``PATH.ckpt@PRIOR[:KAPPA[:CLIP]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives the logits
-``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)`` (:class:`Anchor`).
+``PATH.ckpt@PRIOR[:KAPPA[:CLIP[:SHIELD]]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives the
+logits ``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)``, and ``@eft:3:10:1.5`` also offers only the
+servers whose believed finish is within 1.5x the earliest (:class:`Anchor`).
 """
 
 from __future__ import annotations
@@ -32,35 +33,42 @@ class Anchor:
         kappa: the prior's strength.
         clip: bound ``c`` of the residual, ``c tanh(u)``: the decoder's ``tanh_clip`` (0 or
             ``inf`` = unbounded; None keeps the checkpoint's).
+        shield: only servers whose believed finish is within ``shield`` x the earliest are
+            offered (>= 1; None = no shield).
     """
 
     prior: str = "eft"
     kappa: float = 3.0
     clip: float | None = None
+    shield: float | None = None
 
     @classmethod
     def parse(cls, text: str) -> Anchor:
-        """``PRIOR[:KAPPA[:CLIP]]``, as in ``eft:3:10``; a one-line :class:`ScaleError` if malformed."""
-        prior, *numbers = text.split(":")
-        if prior not in ANCHOR_PRIORS or len(numbers) > 2:
+        """``PRIOR[:KAPPA[:CLIP[:SHIELD]]]``, as in ``eft:3:10`` or ``eft:3::1.5`` (an empty CLIP keeps
+        the checkpoint's); a one-line :class:`ScaleError` if malformed."""
+        prior, *fields = text.split(":")
+        if prior not in ANCHOR_PRIORS or len(fields) > 3:
             raise ScaleError(
-                f"anchor {text!r}: expected PRIOR[:KAPPA[:CLIP]] with PRIOR one of {', '.join(ANCHOR_PRIORS)}"
+                f"anchor {text!r}: expected PRIOR[:KAPPA[:CLIP[:SHIELD]]] with PRIOR one of {', '.join(ANCHOR_PRIORS)}"
             )
         try:
-            values = [float(x) for x in numbers]
+            values = [None if (x == "" and i == 1) else float(x) for i, x in enumerate(fields)]
         except ValueError:
-            raise ScaleError(f"anchor {text!r}: KAPPA and CLIP must be numbers") from None
+            raise ScaleError(f"anchor {text!r}: KAPPA, CLIP and SHIELD must be numbers") from None
         kappa = values[0] if values else cls.kappa
         if not 0 < kappa < math.inf:
             raise ScaleError(f"anchor {text!r}: KAPPA must be a finite number > 0")
         clip = values[1] if len(values) > 1 else None
         if clip is not None and (math.isnan(clip) or clip < 0):
             raise ScaleError(f"anchor {text!r}: CLIP must be >= 0 (0 or inf: unbounded)")
-        return cls(prior, kappa, clip)
+        shield = values[2] if len(values) > 2 else None
+        if shield is not None and not 1 <= shield < math.inf:
+            raise ScaleError(f"anchor {text!r}: SHIELD must be a finite number >= 1")
+        return cls(prior, kappa, clip, shield)
 
 
 def split_anchor(spec: str) -> tuple[str, str]:
-    """``PATH@PRIOR[:KAPPA[:CLIP]]`` as ``(PATH, "@PRIOR...")``; ``(spec, "")`` without an anchor suffix
+    """``PATH@PRIOR[:KAPPA[:CLIP[:SHIELD]]]`` as ``(PATH, "@PRIOR...")``; ``(spec, "")`` without an anchor suffix
     (an ``@`` followed by anything but a prior's name is part of the path)."""
     path_text, at, anchor_text = spec.rpartition("@")
     if at and anchor_text.split(":")[0] in ANCHOR_PRIORS:
@@ -111,7 +119,8 @@ def load_checkpoint_policy(path: str | Path, anchor: Anchor | None = None) -> Po
         raise ScaleError(f"{path}: cannot rebuild the policy from this checkpoint ({_last_line(exc)})") from None
     policy = module.policy
     if anchor is not None:
-        prior = None if anchor.prior == "none" else HeuristicPrior(anchor.prior, anchor.kappa)
+        plain = anchor.prior == "none" and anchor.shield is None
+        prior = None if plain else HeuristicPrior(anchor.prior, anchor.kappa, shield=anchor.shield)
         clip = None if anchor.clip is None else (0.0 if math.isinf(anchor.clip) else anchor.clip)
         policy.set_anchor(prior, clip)
     return GreedyPolicy(policy)

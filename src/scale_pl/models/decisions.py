@@ -14,6 +14,11 @@ import torch
 from scale_pl.losses.srr import feature_stats
 
 TIE_TOLERANCE = 1e-3  # logits this close to the top are tied: probabilities within 0.1% of each other
+# Logits closer than this are equal in the greedy choice's second step: float rounding, not a
+# preference. Two computations of the same logits (the module's batched forward, the lean one
+# of scale_pl.models.lean) differ by up to ~1e-6 on identical servers, depending on where a
+# server's row falls in a matrix product; below this they still choose the same server.
+ROUNDING = 1e-5
 
 
 def tied_with_top(logits: torch.Tensor, tolerance: float) -> torch.Tensor:
@@ -31,7 +36,8 @@ def greedy_choice(logits: torch.Tensor, est_finish: torch.Tensor, tolerance: flo
     Among the servers within ``tolerance`` of the top logit (:func:`tied_with_top`), in turn:
 
     1. the lowest believed finish time ``est_finish`` (what EFT would choose among them);
-    2. the highest exact logit (the policy's own preference, however slight);
+    2. the highest logit (the policy's own preference, however slight: differences under
+       :data:`ROUNDING` are float rounding and count as none);
     3. the lowest index: only servers equal in both are left here, that is, servers with the same
        believed finish and the same score. Where the score is not saturated that means the same
        features, servers the policy cannot tell apart; any fixed order is then as good as another
@@ -50,7 +56,7 @@ def greedy_choice(logits: torch.Tensor, est_finish: torch.Tensor, tolerance: flo
     # A stale row (a finished environment) may hold NaN; fall back to the tied set there.
     earliest = earliest | (tied & ~earliest.any(-1, keepdim=True))
     score = torch.where(earliest, logits, -math.inf)
-    best = earliest & (score == score.amax(-1, keepdim=True))
+    best = earliest & (score >= score.amax(-1, keepdim=True) - ROUNDING)
     best = best | (earliest & ~best.any(-1, keepdim=True))
     return best.to(torch.uint8).argmax(-1)  # the first True: the lowest index among what is left
 

@@ -169,7 +169,8 @@ class LeanGreedy:
     def logits(self, obs: Observation) -> np.ndarray:
         """``[N]`` the pointer's logits (``-inf`` at servers the task cannot use)."""
         query = self.task_embedding(obs)
-        allowed = obs.mask[0].numpy() & (not bool(obs.done[0]))
+        allowed_servers = self.greedy.policy.allowed_servers(obs)  # [1, N], the prior's shield included
+        allowed = allowed_servers[0].numpy()
         free = not allowed.any()
         if free:  # nothing to choose from: every server, uniform (as the module does)
             allowed = np.ones_like(allowed)
@@ -200,7 +201,7 @@ class LeanGreedy:
         prior = getattr(self.greedy.policy, "prior", None)  # an anchored pointer: a heuristic score added
         if prior is not None:
             with torch.no_grad():
-                logits += prior(obs, self.greedy.policy.allowed_servers(obs))[0].numpy()
+                logits += prior(obs, allowed_servers)[0].numpy()
         return logits
 
     def _attend(self, query: np.ndarray, s: torch.Tensor) -> np.ndarray:

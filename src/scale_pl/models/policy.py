@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -129,10 +130,21 @@ class SCALEPolicy(nn.Module):
         if residual_clip is not None:
             self.decoder.tanh_clip = residual_clip
 
-    @staticmethod
-    def allowed_servers(obs: Observation) -> torch.Tensor:
-        """``[B, N]`` bool: feasible servers of the environments that still have a decision."""
-        return obs.mask & ~obs.done.view(-1, 1)
+    def allowed_servers(self, obs: Observation) -> torch.Tensor:
+        """``[B, N]`` bool: feasible servers of the environments that still have a decision, less
+        those the prior's shield removes (:meth:`~scale_pl.models.priors.HeuristicPrior.admit`)."""
+        allowed = obs.mask & ~obs.done.view(-1, 1)
+        admit = getattr(self.prior, "admit", None)  # a prior module may have no shield at all
+        return allowed if admit is None else admit(obs, allowed)
+
+    def shielded(self, obs: Observation) -> Observation:
+        """``obs`` with its mask narrowed to what the shield admits (``obs`` itself without a shield):
+        what a teacher heuristic sees when the policy imitates it, so it never chooses a server the
+        policy cannot (its log-probability would be ``-inf``)."""
+        if getattr(self.prior, "shield", None) is None:
+            return obs
+        mask = torch.where(obs.done.view(-1, 1), obs.mask, self.allowed_servers(obs))
+        return dataclasses.replace(obs, mask=mask)
 
     def embed_task(self, obs: Observation) -> torch.Tensor:
         """``[B, D]`` embedding of the task to place in the context of its workflow."""
@@ -245,12 +257,14 @@ def build_policy(
     aggregate: str = "mean",
     prior: str = "none",
     kappa: float = 3.0,
+    shield: float | None = None,
 ) -> SCALEPolicy:
     """A :class:`SCALEPolicy` with consistent dimensions for ``K`` task types and ``C`` server classes.
 
     The encoder (``"gatv2"``, ``"gin"``, ``"gcn"``, ``"sage"``, ``"transformer"`` or ``"mlp"``)
     has ``embed_dim`` hidden and output channels; attention-based ones use ``num_heads`` heads.
-    ``prior`` (``"none"``, ``"eft"``, ``"rank_eft"``) anchors the pointer with strength ``kappa``.
+    ``prior`` (``"none"``, ``"eft"``, ``"rank_eft"``) anchors the pointer with strength ``kappa``;
+    ``shield`` (with any prior) removes servers whose believed finish is over ``shield`` x the best.
     Handy outside the CLI (tests, benchmarks, notebooks); the CLI builds the same from YAML.
     """
     if encoder not in ENCODERS:
@@ -268,7 +282,7 @@ def build_policy(
         server_feature_dim(num_classes),
         hidden_dim=hidden_dim,
         system_dim=system_feature_dim(num_classes),
-        prior=None if prior == "none" else HeuristicPrior(prior, kappa),
+        prior=None if prior == "none" and shield is None else HeuristicPrior(prior, kappa, shield=shield),
     )
 
 

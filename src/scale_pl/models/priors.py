@@ -5,6 +5,10 @@ is added to a size-free score computed from what the scheduler believes of each 
 that whatever the network does outside its training range (more servers, other loads, other
 workflows), a choice far from the heuristic costs at least ``2c`` against it. The prior is part
 of the logits the policy samples from and re-scores, so PPO trains under it.
+
+An optional shield is the hard version of the same bound: servers whose believed finish is more
+than ``shield`` x the earliest are not offered to the pointer at all (they are removed from the
+allowed servers before the policy scores them, in training as in scheduling).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class HeuristicPrior(nn.Module):
         learn_kappa: learn kappa (as ``softplus`` of a parameter, so it stays positive) instead of
             keeping it fixed.
         slack_fraction: ``rank_eft`` only: the share of the slack that may be spent.
+        shield: if set (>= 1), only the servers whose believed finish is within ``shield`` x the
+            earliest allowed one stay allowed (:meth:`admit`); None = no shield.
 
     Shapes:
         - input: an :class:`~scale_pl.sim.system.observation.Observation` with ``B`` rows and
@@ -63,7 +69,12 @@ class HeuristicPrior(nn.Module):
     """
 
     def __init__(
-        self, kind: str = "eft", kappa: float = 3.0, learn_kappa: bool = False, slack_fraction: float = 0.5
+        self,
+        kind: str = "eft",
+        kappa: float = 3.0,
+        learn_kappa: bool = False,
+        slack_fraction: float = 0.5,
+        shield: float | None = None,
     ) -> None:
         super().__init__()
         if kind not in PRIORS:
@@ -72,6 +83,9 @@ class HeuristicPrior(nn.Module):
             raise ValueError(f"prior kappa must be a finite number > 0, got {kappa}")
         if not slack_fraction >= 0:
             raise ValueError(f"prior slack_fraction must be >= 0, got {slack_fraction}")
+        if shield is not None and not (1 <= shield < math.inf):
+            raise ValueError(f"prior shield must be a finite number >= 1 (or None), got {shield}")
+        self.shield = shield
         self.kind = kind
         self.learn_kappa = learn_kappa
         self.slack_fraction = slack_fraction
@@ -86,6 +100,21 @@ class HeuristicPrior(nn.Module):
     def kappa(self) -> torch.Tensor | float:
         """The strength in use: a scalar tensor when learned, else the float given."""
         return F.softplus(self.raw_kappa) if self.raw_kappa is not None else self.initial_kappa
+
+    def admit(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` bool: ``allowed`` less the servers the shield removes (``allowed`` itself without one).
+
+        A server stays if its believed finish is at most ``shield`` x the earliest allowed one, so
+        the earliest stays and a row with an allowed server keeps one. Non-finite believed
+        finishes outside ``allowed`` are ignored; one inside it (a server that would never finish)
+        is removed unless every allowed server's is infinite, then the row is left as it was.
+        """
+        if self.shield is None:
+            return allowed
+        eft = torch.where(allowed, obs.est_finish, math.inf)
+        best = eft.amin(-1, keepdim=True)
+        keep = allowed & (eft <= self.shield * best)
+        return torch.where(keep.any(-1, keepdim=True), keep, allowed)
 
     def forward(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` prior scores (see the class docstring)."""
@@ -114,6 +143,7 @@ class HeuristicPrior(nn.Module):
 
     def extra_repr(self) -> str:
         extra = f", slack_fraction={self.slack_fraction}" if self.kind == "rank_eft" else ""
+        extra += f", shield={self.shield}" if self.shield is not None else ""
         kappa = (
             f"{float(self.kappa.detach()):.4g} (learned from {self.initial_kappa})" if self.learn_kappa else self.kappa
         )
