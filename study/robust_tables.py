@@ -164,8 +164,8 @@ def compare(specs: list[str]) -> str:
 
 
 def seed_of(method: str) -> str:
-    """The training seed a checkpoint's method name ends with (``robust_s1`` -> ``s1``)."""
-    match = re.search(r"_(s\d+)$", method)
+    """The training seed a checkpoint's method name ends with (``robust_s1``, ``scale_s1@eft:3:10`` -> ``s1``)."""
+    match = re.search(r"_(s\d+)(@.*)?$", method)
     return match.group(1) if match else method
 
 
