@@ -175,6 +175,7 @@ def test_robust_config_differs_from_the_anchored_one_in_its_listed_switches(in_r
     policy = robust["model"]["policy"]["init_args"]
     assert policy.pop("critic_size_feature") is True
     assert policy["decoder"]["init_args"].pop("tanh_clip") == 2.0
+    assert policy["prior"]["init_args"].pop("shield") is None  # the switch is listed, off
     anchored["model"]["policy"]["init_args"]["decoder"]["init_args"].pop("tanh_clip")
     assert robust["model"].pop("gae_lambda_horizon") == 30.0 and anchored["model"].pop("gae_lambda") == 0.95
     assert (robust["model"].pop("imitation_rollouts"), robust["model"].pop("imitation_teacher")) == (16, "rank_eft")
