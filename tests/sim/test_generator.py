@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scale_pl.errors import ScaleError
-from scale_pl.sim.generators.config import load_cluster_spec, load_generator
+from scale_pl.sim.generators.config import CONF_DIR, load_cluster_spec, load_generator
 from scale_pl.sim.generators.generator import DEFAULT_ROLES, WorkloadGenerator
 from scale_pl.sim.generators.patterns import PATTERNS
 from scale_pl.sim.system.catalogue import Catalogue, Primitive
@@ -138,3 +138,32 @@ def test_bad_cluster_values() -> None:
     only_cpu = ClusterSpec([ServerClass("cpu", {"code_exec": 1.0})], {"cpu": 1.0})
     with pytest.raises(ScaleError, match="primitive 'llm_plan': no server in the cluster can run it"):
         load_generator().arrival_rate(only_cpu.make(4, cat))
+
+
+def test_a_workload_config_with_a_base_takes_the_base_then_its_own_keys(tmp_path) -> None:
+    from scale_pl.sim.generators.config import read_workload_config
+
+    base = load_generator()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "top.yaml").write_text("base: ../mid.yaml\nrho: 0.4\n")
+    (tmp_path / "mid.yaml").write_text(f"base: {CONF_DIR / 'workload' / 'default.yaml'}\nrho: 0.9\nnum_workflows: 7\n")
+    spec = read_workload_config(tmp_path / "sub" / "top.yaml")
+    assert "base" not in spec and spec["rho"] == 0.4 and spec["num_workflows"] == 7  # nearest file wins
+    gen = load_generator(tmp_path / "sub" / "top.yaml")
+    assert gen.catalogue.primitives == base.catalogue.primitives and gen.pattern_mix == base.pattern_mix
+    assert (gen.rho, gen.num_workflows) == (0.4, 7)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"}, r"bases form a cycle at .*a.yaml"),
+        ({"a.yaml": "base: [b.yaml]\n"}, r"'base' must be a file name, got \['b.yaml'\]"),
+        ({"a.yaml": "base: missing.yaml\n"}, r"missing.yaml: no such file"),
+    ],
+)
+def test_bad_workload_config_bases(tmp_path, files, message) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ScaleError, match=message):
+        load_generator(tmp_path / "a.yaml")

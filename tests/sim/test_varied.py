@@ -109,3 +109,49 @@ def test_varied_mix_keeps_the_catalogue_so_checkpoints_fit() -> None:
 def test_bad_varied_values(kwargs, message) -> None:
     with pytest.raises(ScaleError, match=message):
         load_generator(DIVERSE, **kwargs)
+
+
+HALF = "conf/workload/diverse_varied_half.yaml"
+
+
+def test_type_work_share_scales_that_share_of_the_workflows() -> None:
+    # A factor of exactly 4 on a share of 0.3: a workflow's work / catalogue is U(0.5, 1.5) or 4 x that.
+    gen = load_generator(DIVERSE, num_workflows=2000, uncertainty=0.0, type_work_range=[4.0, 4.0], type_work_share=0.3)
+    work = np.array([p.work for p in gen.catalogue.primitives])
+    scaled = []
+    for f in gen.generate(load_cluster_spec().make(16, gen.catalogue), 3).workflows:
+        ratio = f.expected_work / work[f.types]
+        assert ratio.max() <= 1.5 + 1e-12 or ratio.min() >= 2.0 - 1e-12  # all tasks of a workflow, or none
+        scaled.append(ratio.min() >= 2.0 - 1e-12)
+    assert np.mean(scaled) == pytest.approx(0.3, abs=0.04)
+    assert gen.type_work_mean() == pytest.approx(0.3 * 4.0 + 0.7)
+
+
+def test_type_work_share_of_one_draws_the_workloads_of_no_share() -> None:
+    cluster = load_cluster_spec().make(16, load_generator(DIVERSE).catalogue)
+    a = load_generator(DIVERSE, num_workflows=30, type_work_range=[0.1, 10.0]).generate(cluster, 4)
+    b = load_generator(DIVERSE, num_workflows=30, type_work_range=[0.1, 10.0], type_work_share=1.0).generate(cluster, 4)
+    assert [f.arrival for f in a.workflows] == [f.arrival for f in b.workflows]
+    assert all(np.array_equal(x.work, y.work) for x, y in zip(a.workflows, b.workflows, strict=True))
+
+
+def test_half_varied_mix_is_its_base_with_two_keys_changed() -> None:
+    half, varied = load_generator(HALF), load_generator(VARIED)
+    assert (half.type_work_range, half.type_work_share) == ((0.3, 3.0), 0.5)
+    assert half.type_work_mean() == pytest.approx(0.5 * 2.7 / math.log(10.0) + 0.5)
+    assert half.catalogue.primitives == varied.catalogue.primitives
+    assert (half.pattern_mix, half.stage_roles, half.roles, half.rho) == (
+        varied.pattern_mix, varied.stage_roles, varied.roles, varied.rho)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"type_work_range": [0.5, 2.0], "type_work_share": 0.0}, r"type_work_share must be in \(0, 1\], got 0.0"),
+        ({"type_work_range": [0.5, 2.0], "type_work_share": 1.5}, "type_work_share must be in"),
+        ({"type_work_share": 0.5}, "type_work_share needs type_work_range"),
+    ],
+)
+def test_bad_type_work_share(kwargs, message) -> None:
+    with pytest.raises(ScaleError, match=message):
+        load_generator(DIVERSE, **kwargs)

@@ -164,7 +164,7 @@ def test_every_config_file_is_tested():
     tested |= {"workload/default.yaml", "cluster/default.yaml", "wfformat/default.yaml"}
     tested |= {"workload/patterns_seen.yaml", "workload/patterns_unseen.yaml"}
     tested |= {"workload/diverse.yaml"}  # tests/sim/test_structures.py
-    tested |= {"workload/diverse_varied.yaml"}  # tests/sim/test_varied.py
+    tested |= {"workload/diverse_varied.yaml", "workload/diverse_varied_half.yaml"}  # tests/sim/test_varied.py
     assert {str(p.relative_to(CONF)) for p in CONF.rglob("*.y*ml")} == tested
 
 

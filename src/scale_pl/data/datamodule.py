@@ -16,7 +16,7 @@ from scale_pl.errors import ScaleError
 from scale_pl.seeds import TEST_SEED_BASE, VAL_SEED_BASE
 from scale_pl.sim.batched.batch import WorkloadBatch, workload_batch
 from scale_pl.sim.batched.env import INFORMATION_MODES
-from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_yaml
+from scale_pl.sim.generators.config import load_cluster_spec, load_generator, read_workload_config, read_yaml
 from scale_pl.sim.system.observation import node_feature_dim, server_feature_dim, system_feature_dim, task_feature_dim
 
 
@@ -250,11 +250,11 @@ class RolloutDataModule(L.LightningDataModule):
     # Dimensions the policy must agree with (linked into the model config by the CLI).
     @staticmethod
     def task_dim(workload_config: str) -> int:
-        return task_feature_dim(len(read_yaml(workload_config)["catalogue"]))
+        return task_feature_dim(len(read_workload_config(workload_config)["catalogue"]))
 
     @staticmethod
     def node_dim(workload_config: str) -> int:
-        return node_feature_dim(len(read_yaml(workload_config)["catalogue"]))
+        return node_feature_dim(len(read_workload_config(workload_config)["catalogue"]))
 
     @staticmethod
     def server_dim(cluster_config: str) -> int:

@@ -15,7 +15,7 @@ from scale_pl.errors import ScaleError
 from scale_pl.io.schema import validate
 from scale_pl.io.wfformat import WfFormatMapping, is_wfformat, load_mapping, workflow_from_wfformat
 from scale_pl.io.workload_file import catalogue_from_data, read_json, workflows_from_data
-from scale_pl.sim.generators.config import CONF_DIR, read_yaml
+from scale_pl.sim.generators.config import CONF_DIR, read_workload_config
 from scale_pl.sim.system.catalogue import Catalogue
 from scale_pl.sim.system.workload import Workflow, Workload
 
@@ -23,7 +23,7 @@ from scale_pl.sim.system.workload import Workflow, Workload
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """The catalogue of a workload config (default ``conf/workload/default.yaml``)."""
     path = Path(path) if path else CONF_DIR / "workload" / "default.yaml"
-    data = read_yaml(path)
+    data = read_workload_config(path)
     if not isinstance(data.get("catalogue"), dict):
         raise ScaleError(f"{path}: no 'catalogue' mapping in this workload config")
     try:

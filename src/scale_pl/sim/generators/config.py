@@ -39,6 +39,29 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_workload_config(path: str | Path) -> dict[str, Any]:
+    """A workload config as one mapping: a ``base: FILE`` key (relative to this file) is read first,
+    then this file's keys replace the base's, key by key (one level: a ``catalogue`` given here
+    replaces the whole base catalogue). Bases may chain; a cycle is an error."""
+    seen: list[Path] = []
+    layers: list[dict[str, Any]] = []
+    current: Path | None = resolve(path)
+    while current is not None:
+        if current in seen:
+            raise ScaleError(f"{seen[0]}: workload config bases form a cycle at {current}")
+        seen.append(current)
+        data = read_yaml(current)
+        base = data.pop("base", None)
+        if base is not None and not isinstance(base, str):
+            raise ScaleError(f"{current}: 'base' must be a file name, got {base!r}")
+        layers.append(data)
+        current = (current.parent / base).resolve() if base is not None else None
+    spec: dict[str, Any] = {}
+    for layer in reversed(layers):
+        spec.update(layer)
+    return spec
+
+
 def generator_from_dict(spec: dict[str, Any], **overrides: Any) -> WorkloadGenerator:
     """A :class:`WorkloadGenerator` from the ``conf/workload`` layout, with keyword overrides."""
     spec = {**spec, **overrides}
@@ -53,7 +76,7 @@ def load_generator(path: str | Path | None = None, **overrides: Any) -> Workload
     """The workload generator of a YAML file (default ``conf/workload/default.yaml``)."""
     path = path or CONF_DIR / "workload" / "default.yaml"
     try:
-        return generator_from_dict(read_yaml(path), **overrides)
+        return generator_from_dict(read_workload_config(path), **overrides)
     except ScaleError as exc:
         raise ScaleError(f"{path}: {exc}") from None
 

@@ -50,6 +50,9 @@ class WorkloadGenerator:
             tasks of that type, so which primitive is the heavy one varies between workflows (a
             tool call that is a 10-minute download, a code step of milliseconds). None: no scaling.
             The arrival rate counts the factor's mean, so rho is still the offered load.
+        type_work_share: the share of workflows that draw those factors (with ``type_work_range``);
+            the others keep the catalogue's work, so a mix can vary some workflows' heavy type
+            without drowning the rest. 1 (the default) = every workflow.
     """
 
     catalogue: Catalogue
@@ -63,6 +66,7 @@ class WorkloadGenerator:
     burst_period: float = 60.0
     stage_roles: dict[str, float] | None = None
     type_work_range: tuple[float, float] | None = None
+    type_work_share: float = 1.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.rho) and self.rho > 0):
@@ -85,6 +89,7 @@ class WorkloadGenerator:
             raise ScaleError("pattern mix: weights sum to 0")
         self._check_stage_roles()
         self._check_type_work_range()
+        self._check_type_work_share()
         self._patterns = [p for p, w in self.pattern_mix.items() if w > 0]
         self._probs = np.array([self.pattern_mix[p] for p in self._patterns]) / total
         self._role_types = {}
@@ -120,12 +125,22 @@ class WorkloadGenerator:
             raise ScaleError(f"type_work_range must be [low, high] with 0 < low <= high, got {bounds!r}")
         self.type_work_range = (float(bounds[0]), float(bounds[1]))
 
+    def _check_type_work_share(self) -> None:
+        share = self.type_work_share
+        if not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ScaleError(f"type_work_share must be in (0, 1], got {share!r}")
+        if share < 1 and self.type_work_range is None:
+            raise ScaleError("type_work_share needs type_work_range (the factors it applies to)")
+        self.type_work_share = float(share)
+
     def type_work_mean(self) -> float:
-        """The mean of a workflow's per-type work factor (1 without ``type_work_range``)."""
+        """The mean of a workflow's per-type work factor (1 without ``type_work_range``; a workflow
+        outside ``type_work_share`` counts as factor 1)."""
         if self.type_work_range is None:
             return 1.0
         low, high = self.type_work_range
-        return low if low == high else (high - low) / math.log(high / low)
+        drawn = low if low == high else (high - low) / math.log(high / low)
+        return self.type_work_share * drawn + (1.0 - self.type_work_share)
 
     # -- workflows -------------------------------------------------------------------------------
     def _shape(self, rng: np.random.Generator) -> tuple[str, np.ndarray, list[tuple[int, int]]]:
@@ -145,7 +160,11 @@ class WorkloadGenerator:
         """One workflow of a pattern drawn from the mix."""
         pattern, types, edges = self._shape(rng)
         base = np.array([self.catalogue[k].work for k in types])
-        if self.type_work_range is not None:  # drawn only when set: workloads without it are unchanged
+        # Drawn only when set, and the share's coin only below 1: workloads without them are unchanged.
+        varied = self.type_work_range is not None
+        if varied and self.type_work_share < 1:
+            varied = bool(rng.random() < self.type_work_share)
+        if varied:
             low, high = self.type_work_range
             base = base * np.exp(rng.uniform(math.log(low), math.log(high), size=len(self.catalogue)))[types]
         cv = np.array([self.catalogue[k].cv for k in types]) * self.uncertainty
