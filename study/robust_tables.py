@@ -4,6 +4,7 @@
     python study/robust_tables.py robust --group robust  # the method of those files to summarise
     python study/robust_tables.py --compare shipped:scale shipped:anchored robust:robust  # arms side by side
     python study/robust_tables.py --paired robust:robust abl_nosrr  # an ablation, paired by training seed
+    python study/robust_tables.py --ablations robust:robust abl_nosrr abl_noanchor  # several, mean differences
 
 One row per test point (setting, N): EFT's ART; the arm's interquartile mean of ART / EFT's ART
 over seeds x test workloads [stratified-bootstrap 95% interval]; every seed's ratio (its mean ART
@@ -169,20 +170,27 @@ def seed_of(method: str) -> str:
     return match.group(1) if match else method
 
 
+def seed_ratios(spec: str) -> dict[tuple[str, int], dict[str, float]]:
+    """Per point, each training seed's ratio to EFT for ``ARM[:GROUP]`` (seeds named by :func:`seed_of`)."""
+    arm, _, group = spec.partition(":")
+    found = points(load_rows(arm)[0], group or arm)
+    if not found:
+        raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
+    return {(p.setting, p.n): {seed_of(m): v for m, v in p.seeds.items()} for p in found}
+
+
+def shared_seeds(base: dict, other: dict, names: tuple[str, str]) -> list[str]:
+    seeds = sorted({s for v in base.values() for s in v} & {s for v in other.values() for s in v})
+    if not seeds:
+        raise SystemExit(f"error: {names[0]} and {names[1]} share no training seed (names ending _sK)")
+    return seeds
+
+
 def paired(base_spec: str, other_spec: str) -> str:
     """An ablation against its base, seed by seed: per point, each shared seed's ``base -> other``
     ratio to EFT and the mean of the paired differences (other - base; negative: the ablation is better)."""
-    arms = []
-    for spec in (base_spec, other_spec):
-        arm, _, group = spec.partition(":")
-        found = points(load_rows(arm)[0], group or arm)
-        if not found:
-            raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
-        arms.append({(p.setting, p.n): {seed_of(m): v for m, v in p.seeds.items()} for p in found})
-    base, other = arms
-    seeds = sorted({s for v in base.values() for s in v} & {s for v in other.values() for s in v})
-    if not seeds:
-        raise SystemExit(f"error: {base_spec} and {other_spec} share no training seed (names ending _sK)")
+    base, other = seed_ratios(base_spec), seed_ratios(other_spec)
+    seeds = shared_seeds(base, other, (base_spec, other_spec))
     lines = [
         "| setting | N | " + " | ".join(f"seed {s[1:]}" for s in seeds) + " | mean difference |",
         "|---|---:|" + "---|" * len(seeds) + "---:|",
@@ -197,6 +205,28 @@ def paired(base_spec: str, other_spec: str) -> str:
     return "\n".join(lines)
 
 
+def ablations(base_spec: str, others: list[str]) -> str:
+    """Several ablations against one base: per point and ablation, the mean paired difference
+    (other - base, over the seeds both have there) and each seed's difference in parentheses."""
+    base = seed_ratios(base_spec)
+    columns = {spec: seed_ratios(spec) for spec in others}
+    for spec, other in columns.items():
+        shared_seeds(base, other, (base_spec, spec))
+    lines = [
+        "| setting | N | " + " | ".join(f"{spec.partition(':')[0]}: mean (per seed)" for spec in others) + " |",
+        "|---|---:|" + "---|" * len(others),
+    ]
+    for key in base:
+        cells = []
+        for other in columns.values():
+            seeds = [s for s in sorted(base[key]) if s in other.get(key, {})]
+            diffs = [other[key][s] - base[key][s] for s in seeds]
+            cells.append(f"{np.mean(diffs):+.3f} ({' '.join(f'{d:+.3f}' for d in diffs)})" if diffs else "")
+        if any(cells):
+            lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("arm", nargs="?", help="the ARM of study/robust.sh (file prefix in study/results)")
@@ -204,12 +234,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", nargs="+", metavar="ARM:GROUP", help="arms side by side instead")
     parser.add_argument("--paired", nargs=2, metavar=("BASE:GROUP", "OTHER:GROUP"),
                         help="an ablation against its base, paired by training seed instead")  # fmt: skip
+    parser.add_argument("--ablations", nargs="+", metavar="ARM",
+                        help="BASE:GROUP, then ablation arms: each one's mean paired difference")  # fmt: skip
     args = parser.parse_args(argv)
     if args.compare:
         print(compare(args.compare))
         return 0
     if args.paired:
         print(paired(*args.paired))
+        return 0
+    if args.ablations:
+        if len(args.ablations) < 2:
+            parser.error("--ablations needs BASE:GROUP and at least one ablation arm")
+        print(ablations(args.ablations[0], args.ablations[1:]))
         return 0
     if not args.arm:
         parser.error("give an ARM, or --compare ARM:GROUP ...")
