@@ -109,8 +109,9 @@ def table(found: list[Point]) -> str:
     for p in found:
         seeds = " ".join(f"{v:.3f}" for v in p.seeds.values())
         heur = [f"{p.heuristics[h]:.3f}" if h in p.heuristics else "" for h in HEURISTICS]
+        interval = "(one seed)" if np.isnan(p.low) else f"[{p.low:.3f}, {p.high:.3f}]"  # no spread over seeds
         lines.append(
-            f"| {p.setting} | {p.n} | {p.eft_art:.2f} | {p.iqm:.3f} [{p.low:.3f}, {p.high:.3f}] | {seeds} "
+            f"| {p.setting} | {p.n} | {p.eft_art:.2f} | {p.iqm:.3f} {interval} | {seeds} "
             f"| {max(p.seeds.values()):.3f} | {max(p.p95.values()):.3f} | {' | '.join(heur)} | {p.censored} |"
         )
     return "\n".join(lines)

@@ -79,3 +79,9 @@ def test_no_shared_seed_or_no_rows_is_an_error(tables, study, tmp_path) -> None:
         tables.ablations("base", ["other"])
     with pytest.raises(SystemExit, match="no rows of group 'nope'"):
         tables.paired("base", "nope")
+
+
+def test_one_seed_has_no_interval(tables, study, tmp_path) -> None:
+    write(tmp_path, "one", [row("eft", 16, [10.0, 20.0], 40.0), row("one_s0", 16, [9.0, 18.0], 36.0, "one")])
+    line = tables.table(tables.points(tables.load_rows("one")[0], "one")).splitlines()[2]
+    assert line.startswith("| rho 0.7 | 16 | 15.00 | 0.900 (one seed) | 0.900 | 0.900 | 0.900 |")
