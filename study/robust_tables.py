@@ -142,15 +142,21 @@ def targets(found: list[Point]) -> str:
     )
 
 
+def arm_points(spec: str) -> dict[tuple[str, int], Point]:
+    """The points of ``ARM[:GROUP]`` by (setting, N); an error if the arm's files hold none of that group."""
+    arm, _, group = spec.partition(":")
+    found = points(load_rows(arm)[0], group or arm)
+    if not found:
+        raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
+    return {(p.setting, p.n): p for p in found}
+
+
 def compare(specs: list[str]) -> str:
     """Arms side by side: per point, each arm's IQM, worst seed and worst p95 / EFT's (``ARM:GROUP``)."""
     arms: dict[str, dict[tuple[str, int], Point]] = {}
     for spec in specs:
         arm, _, group = spec.partition(":")
-        found = points(load_rows(arm)[0], group or arm)
-        if not found:
-            raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
-        arms[group or arm] = {(p.setting, p.n): p for p in found}
+        arms[group or arm] = arm_points(spec)
     keys = list(dict.fromkeys(k for by_point in arms.values() for k in by_point))
     lines = [
         "| setting | N | " + " | ".join(f"{name}: IQM (worst seed) [worst p95]" for name in arms) + " |",
@@ -173,11 +179,7 @@ def seed_of(method: str) -> str:
 
 def seed_ratios(spec: str) -> dict[tuple[str, int], dict[str, float]]:
     """Per point, each training seed's ratio to EFT for ``ARM[:GROUP]`` (seeds named by :func:`seed_of`)."""
-    arm, _, group = spec.partition(":")
-    found = points(load_rows(arm)[0], group or arm)
-    if not found:
-        raise SystemExit(f"error: no rows of group {group or arm!r} in study/results/{arm}_*.json")
-    return {(p.setting, p.n): {seed_of(m): v for m, v in p.seeds.items()} for p in found}
+    return {key: {seed_of(m): v for m, v in p.seeds.items()} for key, p in arm_points(spec).items()}
 
 
 def shared_seeds(base: dict, other: dict, names: tuple[str, str]) -> list[str]:
