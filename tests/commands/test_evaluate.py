@@ -58,3 +58,11 @@ def test_an_anchor_suffix_names_its_own_method_and_follows_a_glob(tmp_path: Path
     ]
     assert [checkpoint_name(p) for _, p in pairs] == ["scale_s0@eft:3:10", "scale_s1@eft:3:10", "scale_s0"]
     assert checkpoint_name(Path("checkpoints/abc/best.ckpt")) == "abc/best"
+
+
+def test_an_ensemble_spec_stays_one_method(tmp_path: Path) -> None:
+    from scale_pl.commands.evaluate import checkpoint_name, expand_checkpoints
+
+    spec = f"vote={tmp_path}/scale_s*.ckpt+@eft:3:10"
+    assert expand_checkpoints([spec]) == [("vote", f"{tmp_path}/scale_s*.ckpt+@eft:3:10")]  # not globbed here
+    assert checkpoint_name(f"{tmp_path}/a_s0.ckpt+{tmp_path}/a_s1.ckpt@eft:3:10") == "a_s0+a_s1@eft:3:10"

@@ -237,3 +237,19 @@ def test_a_bad_cap_is_refused(busy, tmp_path, capsys, cap):
     assert stop.value.code == 2
     assert "argument --cap: expected a factor >= 0 or 'none'" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_checkpoint_voting_with_itself_schedules_as_it_does(tmp_path, cluster, capsys):
+    shipped = CONF_DIR.parent / "pretrained" / "scale_s0.ckpt"
+    trace = WFINSTANCES / "blast-chameleon-small-001.json"
+    schedules = []
+    for policy in (f"{shipped}@eft:3:10", f"{shipped}+{shipped}@eft:3:10"):
+        out = tmp_path / f"s{len(schedules)}.json"
+        rc, _, err = cli(capsys, "schedule", "--workload", trace, trace, "--cluster", cluster, "--policy", policy,
+                         "--arrival-rate", 0.02, "--seed", 1, "--out", out)  # fmt: skip
+        assert rc == 0, err
+        schedules.append(json.loads(out.read_text()))
+    placed = [[(t["workflow"], t["task"], t["server"], t["start"]) for t in s["tasks"]] for s in schedules]
+    assert placed[0] == placed[1] and len(placed[0]) == 2 * len(
+        json.loads(trace.read_text())["workflow"]["specification"]["tasks"]
+    )

@@ -156,3 +156,24 @@ def test_a_shipped_checkpoint_anchored_on_load_gives_the_post_hoc_logits(generat
         load_policy(f"{SHIPPED}@eft:-1")
     with pytest.raises(ScaleError, match="unknown policy"):
         load_policy(f"{SHIPPED}@heft")
+
+
+def test_checkpoints_joined_by_plus_are_one_voting_policy(tmp_path):
+    from scale_pl.models import PolicyEnsemble
+
+    shipped = SHIPPED.parent
+    pair = load_policy(f"{shipped}/scale_s0.ckpt+{shipped}/scale_s2.ckpt")
+    assert isinstance(pair, GreedyPolicy) and isinstance(pair.policy, PolicyEnsemble)
+    assert len(pair.policy.members) == 2
+    globbed = load_policy(f"{shipped}/scale_s[02].ckpt+")  # a trailing "+": every file of the glob
+    for mine, theirs in zip(globbed.policy.members, pair.policy.members, strict=True):
+        mine, theirs = mine.state_dict(), theirs.state_dict()
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    anchored = load_policy(f"{shipped}/scale_s0.ckpt+{shipped}/scale_s2.ckpt@eft:3:10")
+    assert all(m.prior is not None and m.decoder.tanh_clip == 10.0 for m in anchored.policy.members)
+    for spec, message in [(f"{shipped}/scale_s0.ckpt+{tmp_path}/gone.ckpt", "gone.ckpt: no such checkpoint file"),
+                          (f"{shipped}/scale_s0.ckpt+{tmp_path}/x_*.ckpt", "matches no file"),
+                          (f"{shipped}/scale_s0.ckpt++{shipped}/scale_s2.ckpt", "an empty member"),
+                          (f"{shipped}/scale_s0.ckpt+eft", "'eft': not a checkpoint file")]:  # fmt: skip
+        with pytest.raises(ScaleError, match=message):
+            load_policy(spec)

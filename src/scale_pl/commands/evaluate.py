@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH[@PRIOR[:KAPPA[:CLIP[:SHIELD]]]]",
         help="trained policies (.ckpt), named by the file unless NAME= is given; one NAME for several files: seeds;"
-        " @eft:3:10 anchors a checkpoint on a heuristic prior without retraining",
+        " @eft:3:10 anchors a checkpoint on a heuristic prior without retraining;"
+        " A.ckpt+B.ckpt (or 'GLOB+') is one policy of several checkpoints voting",
     )  # fmt: skip
     parser.add_argument(
         "--heuristics", nargs="*", default=list(HEURISTICS), help="baselines to run too (also lookahead or lookahead:H)"
@@ -137,7 +138,7 @@ def expand_checkpoints(specs: list[str]) -> list[tuple[str, str]]:
     for spec in specs:
         group, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
         path, anchor = split_anchor(path)
-        if any(c in path for c in "*?[") and not Path(path).exists():
+        if any(c in path for c in "*?[") and "+" not in path and not Path(path).exists():  # "+": an ensemble
             matches = sorted(glob.glob(path))
             if not matches:
                 raise ScaleError(f"--checkpoint {path}: matches no file")
@@ -151,6 +152,8 @@ def checkpoint_name(spec: str | Path) -> str:
     """``best.ckpt`` / ``last.ckpt`` are named by their run folder, other files by their stem; an anchor
     suffix stays in the name (``scale_s2@eft:3:10``), so one file with and without it are two methods."""
     path_text, anchor = split_anchor(str(spec))
+    if "+" in path_text and not Path(path_text).exists():  # an ensemble: its members' names
+        return "+".join(checkpoint_name(part) for part in path_text.split("+") if part) + anchor
     path = Path(path_text)
     name = f"{path.parent.name}/{path.stem}" if path.stem in ("best", "last") else path.stem
     return name + anchor

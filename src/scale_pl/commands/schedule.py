@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--policy",
         required=True,
         metavar="NAME|PATH.ckpt",
-        help="a heuristic (random, round_robin, least_loaded, eft, rank_eft) or a checkpoint",
+        help="a heuristic (random, round_robin, least_loaded, eft, rank_eft) or a checkpoint"
+        " (PATH.ckpt@eft:3:10: anchored on load; A.ckpt+B.ckpt: several voting)",
     )
     parser.add_argument("--out", required=True, help="schedule JSON to write")
     parser.add_argument("--gantt", default=None, help="also draw a Gantt chart (.png, .pdf or .svg)")

@@ -14,7 +14,10 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", required=True, metavar="C", help="cluster file (YAML or JSON, a count per class)")
     parser.add_argument(
-        "--policy", required=True, metavar="NAME|PATH.ckpt", help="a heuristic (eft, rank_eft, ...) or a checkpoint"
+        "--policy",
+        required=True,
+        metavar="NAME|PATH.ckpt",
+        help="a heuristic (eft, rank_eft, ...) or a checkpoint (PATH.ckpt@eft:3:10: anchored; A.ckpt+B.ckpt: voting)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")

@@ -7,11 +7,16 @@ A checkpoint can be anchored on a heuristic as it is loaded, with no retraining:
 ``PATH.ckpt@PRIOR[:KAPPA[:CLIP[:SHIELD]]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives the
 logits ``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)``, and ``@eft:3:10:1.5`` also offers only the
 servers whose believed finish is within 1.5x the earliest (:class:`Anchor`).
+
+Several checkpoints joined by ``+`` (``a.ckpt+b.ckpt``; ``'runs/robust_s*.ckpt+'`` for every file
+of a glob; an anchor suffix applies to every one) are one policy that votes: the greedy server of their mean
+log-probabilities (:class:`~scale_pl.models.PolicyEnsemble`).
 """
 
 from __future__ import annotations
 
 import copy
+import glob
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,12 +94,51 @@ def load_policy(spec: str, seed: int = 0) -> Policy:
         return make_heuristic(spec, seed)
     path_text, suffix = split_anchor(spec)
     anchor = Anchor.parse(suffix[1:]) if suffix else None
+    members = ensemble_members(path_text)
+    if len(members) > 1:
+        return load_ensemble_policy(members, anchor)
     path = Path(path_text)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
         if not path.is_file():
             raise ScaleError(f"{path}: no such checkpoint file")
         return load_checkpoint_policy(path, anchor)
     raise ScaleError(f"unknown policy {spec!r} (heuristics: {', '.join(HEURISTICS)}; or a path to a .ckpt file)")
+
+
+def ensemble_members(path_text: str) -> list[str]:
+    """The checkpoint files of ``A.ckpt+B.ckpt+...``: each part may be a glob (expanded in sorted
+    order), and a trailing ``+`` makes one glob an ensemble (``'runs/robust_s*.ckpt+'``);
+    ``[path_text]`` for one file, or for an existing file whose name holds a ``+``."""
+    if "+" not in path_text or Path(path_text).exists():
+        return [path_text]
+    members = []
+    parts = path_text.removesuffix("+").split("+")  # a trailing "+": the files of one glob vote
+    for part in parts:
+        if not part:
+            raise ScaleError(f"ensemble {path_text!r}: an empty member (write A.ckpt+B.ckpt)")
+        if any(c in part for c in "*?[") and not Path(part).exists():
+            matches = sorted(glob.glob(part))
+            if not matches:
+                raise ScaleError(f"ensemble {path_text!r}: {part} matches no file")
+            members += matches
+        else:
+            members.append(part)
+    return members
+
+
+def load_ensemble_policy(paths: list[str], anchor: Anchor | None = None) -> Policy:
+    """The greedy policy of several checkpoints voting (:class:`~scale_pl.models.PolicyEnsemble`);
+    ``anchor`` applies to every member."""
+    from scale_pl.models.policy import GreedyPolicy, PolicyEnsemble
+
+    members = []
+    for path in paths:
+        if Path(path).suffix not in CHECKPOINT_SUFFIXES and not Path(path).exists():
+            raise ScaleError(f"ensemble member {path!r}: not a checkpoint file (.ckpt)")
+        if not Path(path).is_file():
+            raise ScaleError(f"{path}: no such checkpoint file")
+        members.append(load_checkpoint_policy(path, anchor).policy)
+    return GreedyPolicy(PolicyEnsemble(members))
 
 
 def load_checkpoint_policy(path: str | Path, anchor: Anchor | None = None) -> Policy:

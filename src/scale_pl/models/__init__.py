@@ -18,6 +18,7 @@ from scale_pl.models.encoders import (
 )
 from scale_pl.models.policy import (
     GreedyPolicy,
+    PolicyEnsemble,
     PolicyOutput,
     SamplingPolicy,
     SCALEPolicy,
@@ -41,6 +42,7 @@ __all__ = [
     "GreedyPolicy",
     "HeuristicPrior",
     "MLPEncoder",
+    "PolicyEnsemble",
     "PolicyOutput",
     "SAGEEncoder",
     "SCALEPolicy",

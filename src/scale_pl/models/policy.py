@@ -286,6 +286,49 @@ def build_policy(
     )
 
 
+class PolicyEnsemble(nn.Module):
+    """Several trained policies deciding together: the greedy server of their mean log-probabilities.
+
+    Each member scores the servers as it would alone (its own prior and bound included); the
+    ensemble's score of a server is the mean over members of ``log_softmax(logits)``, the log of the
+    geometric mean of their probabilities, so a server any member finds infeasible stays ``-inf``
+    and a server that one member alone prefers is outvoted by the others. Ties go as for one policy
+    (:meth:`SCALEPolicy.greedy`, the first member's tolerance). It offers what
+    :class:`GreedyPolicy` asks of a policy (``actor``, ``greedy``, ``allowed_servers``,
+    ``tie_tolerance``); ``z`` is the members' mean, for the diagnostics only.
+
+    Why: the training seeds of one recipe lose on different workloads (RESULTS.md, the robustness
+    study: which seed loses on the real traces changes with any change to training), and a vote of
+    several seeds needs no choice among them.
+    """
+
+    def __init__(self, members: list[SCALEPolicy]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one policy")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def tie_tolerance(self) -> float | None:
+        return self.members[0].tie_tolerance
+
+    def allowed_servers(self, obs: Observation) -> torch.Tensor:
+        """``[B, N]`` servers every member may choose."""
+        allowed = self.members[0].allowed_servers(obs)
+        for member in self.members[1:]:
+            allowed = allowed & member.allowed_servers(obs)
+        return allowed
+
+    def actor(self, obs: Observation) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean of the members' log-probabilities ``[B, N]`` and of their z ``[B, D]``."""
+        scores, features = zip(*(member.actor(obs) for member in self.members), strict=True)
+        log_probs = torch.stack([torch.log_softmax(s, dim=-1) for s in scores]).mean(0)
+        return log_probs, torch.stack(features).mean(0)
+
+    def greedy(self, obs: Observation, logits: torch.Tensor) -> torch.Tensor:
+        return greedy_choice(logits, obs.est_finish, self.tie_tolerance)
+
+
 class _PolicyWrapper:
     """Shared part of the scheduling-policy wrappers: no gradients, eval mode during the call."""
 
