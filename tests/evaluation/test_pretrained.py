@@ -72,3 +72,25 @@ def test_shipped_checkpoints_reproduce_results_md(n: int, tmp_path: Path, monkey
             assert got >= want - 0.006, (method, n, got, want)
         else:
             assert abs(got - want) <= 0.006, (method, n, got, want)  # the table's 2 decimals
+
+
+ENSEMBLE = "pretrained/robust_s*.ckpt+"  # pretrained/README.md's recommendation: the robust seeds voting
+ENSEMBLE_ROWS = REPO / "study" / "results" / "ens_robust_sizes_small.json"  # RESULTS.md's rows of it
+
+
+def test_the_recommended_ensemble_reproduces_the_study_rows(tmp_path: Path, monkeypatch) -> None:
+    """The shipped robust seeds, voting, give the ART of the study's ensemble at N=16 (its 16 test workloads)."""
+    monkeypatch.chdir(REPO)
+    assert sorted(p.name for p in REPO.glob("pretrained/robust_s*.ckpt")) == [f"robust_s{s}.ckpt" for s in range(5)]
+    study = {r["method"]: r for r in json.loads(ENSEMBLE_ROWS.read_text()) if r["num_servers"] == 16}
+    want = next(r for r in study.values() if r["group"] == "ens_robust")
+    out = tmp_path / "rows.json"
+    args = ["evaluate", "--checkpoint", f"ens={ENSEMBLE}", "--heuristics", "eft", "--sizes", "16",
+            "--seeds", str(len(want["workload_art"])), "--json", str(out)]  # fmt: skip
+    assert main(args) == 0
+    got = {r["method"]: r for r in json.loads(out.read_text())}
+    ens = next(r for r in got.values() if r["group"] == "ens")
+    assert abs(ens["art"] - want["art"]) <= 0.006, (ens["art"], want["art"])  # as the tables above
+    assert ens["workload_art"] == pytest.approx(want["workload_art"], rel=1e-3)
+    assert abs(got["eft"]["art"] - study["eft"]["art"]) <= 0.006
+    assert ens["art"] / got["eft"]["art"] < 1.0  # below EFT at the training size, as RESULTS.md says
