@@ -169,6 +169,7 @@ def test_checkpoints_joined_by_plus_are_one_voting_policy(tmp_path):
     for mine, theirs in zip(globbed.policy.members, pair.policy.members, strict=True):
         mine, theirs = mine.state_dict(), theirs.state_dict()
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    assert len(load_policy(f"{shipped}/scale_s[2].ckpt+").policy.members) == 1  # a glob of one file
     anchored = load_policy(f"{shipped}/scale_s0.ckpt+{shipped}/scale_s2.ckpt@eft:3:10")
     assert all(m.prior is not None and m.decoder.tanh_clip == 10.0 for m in anchored.policy.members)
     for spec, message in [(f"{shipped}/scale_s0.ckpt+{tmp_path}/gone.ckpt", "gone.ckpt: no such checkpoint file"),

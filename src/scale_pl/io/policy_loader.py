@@ -95,7 +95,7 @@ def load_policy(spec: str, seed: int = 0) -> Policy:
     path_text, suffix = split_anchor(spec)
     anchor = Anchor.parse(suffix[1:]) if suffix else None
     members = ensemble_members(path_text)
-    if len(members) > 1:
+    if members != [path_text]:  # joined by "+" (a glob of one file included)
         return load_ensemble_policy(members, anchor)
     path = Path(path_text)
     if path.suffix in CHECKPOINT_SUFFIXES or path.exists():
