@@ -25,7 +25,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from scale_pl.algos.module import SCALEModule
 from scale_pl.data.datamodule import RolloutDataModule
 from scale_pl.errors import ScaleError
-from scale_pl.tracking import EXPERIMENT, artifact_location, git_commit, tracking_uri
+from scale_pl.tracking import EXPERIMENT, artifact_location, git_commit, prepare_store, tracking_uri
 
 
 class RunCheckpoint(ModelCheckpoint):
@@ -180,6 +180,9 @@ class SCALECLI(LightningCLI):
             logger.init_args.tracking_uri = tracking_uri()
         if is_mlflow and not logger.init_args.get("run_name"):
             logger.init_args.run_name = run_name(config)  # instead of MLflow's random words
+        if is_mlflow:  # before the logger is built: parallel runs on a new mlflow.db would race there
+            args = logger.init_args
+            prepare_store(args.tracking_uri, args.get("experiment_name"), args.get("artifact_location"))
         if config.trainer.get("enable_checkpointing") is not False and not _has_checkpoint(config.trainer.callbacks):
             # Lightning's default ModelCheckpoint would write to ./<experiment id>/<run id>/ under MLflow.
             callbacks = list(config.trainer.callbacks or [])

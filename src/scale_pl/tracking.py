@@ -15,6 +15,37 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def prepare_store(uri: str, experiment: str | None = None, artifacts: str | None = None) -> None:
+    """Create a local sqlite store's tables (and ``experiment``), one process at a time, before a run
+    touches them.
+
+    MLflow creates and migrates the sqlite schema on first contact, and two trainings started
+    together on a new ``mlflow.db`` race there: each dies in its logger with ``table
+    _alembic_tmp_metrics already exists`` or a failed alembic migration; two that both find the
+    experiment missing race to create it. Under an exclusive lock on ``<db>.lock`` the first
+    process makes the tables and the experiment (its artifacts in ``artifacts``) and the others
+    find them made. Other stores (a tracking server, a database of its own) manage themselves:
+    nothing is done.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    from filelock import FileLock
+    from mlflow.tracking import MlflowClient
+
+    from scale_pl.errors import ScaleError
+
+    path = Path(uri.removeprefix("sqlite:///"))
+    try:
+        with FileLock(f"{path}.lock"):
+            client = MlflowClient(tracking_uri=uri)
+            client.search_experiments(max_results=1)
+            if experiment is not None and client.get_experiment_by_name(experiment) is None:
+                client.create_experiment(experiment, artifact_location=artifacts)
+    except Exception as exc:  # sqlalchemy and MLflow raise many kinds; each means the store is unusable
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        raise ScaleError(f"MLflow store {uri}: {lines[0] if lines else type(exc).__name__}") from None
+
+
 def artifact_location(uri: str) -> str | None:
     """Local stores keep artifacts in ``./mlartifacts`` (MLflow's default would be a stray ``./mlruns``);
     a tracking server decides for itself."""
