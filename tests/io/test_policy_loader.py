@@ -113,10 +113,14 @@ def test_anchor_syntax():
     assert Anchor.parse("none:1:inf") == Anchor("none", 1.0, math.inf)
     assert Anchor.parse("eft:3:10:1.5") == Anchor("eft", 3.0, 10.0, 1.5)
     assert Anchor.parse("eft:3::2") == Anchor("eft", 3.0, None, 2.0)  # an empty CLIP keeps the checkpoint's
-    for text, message in [("heft", "PRIOR one of none, eft, rank_eft"), ("eft:1:2:3:4", "PRIOR"),
+    assert Anchor.parse("eft:3:::30") == Anchor("eft", 3.0, None, None, 30.0)  # an empty SHIELD is none
+    assert Anchor.parse("eft:3:2:1.5:0") == Anchor("eft", 3.0, 2.0, 1.5, 0.0)
+    for text, message in [("heft", "PRIOR one of none, eft, rank_eft"), ("eft:1:2:3:4:5", "PRIOR"),
                           ("eft:x", "must be numbers"), ("eft:0", "KAPPA must be"), ("eft:inf", "KAPPA must be"),
                           ("eft:3:-1", "CLIP must be >= 0"), ("eft::2", "must be numbers"),
-                          ("eft:3:2:0.9", "SHIELD must be"), ("eft:3:2:inf", "SHIELD must be")]:  # fmt: skip
+                          ("eft:3:2:0.9", "SHIELD must be"), ("eft:3:2:inf", "SHIELD must be"),
+                          ("eft:3:2::-1", "DELAY must be"), ("eft:3:2::inf", "DELAY must be"),
+                          ("eft:3:2::x", "must be numbers")]:  # fmt: skip
         with pytest.raises(ScaleError, match=message):
             Anchor.parse(text)
 
@@ -150,6 +154,12 @@ def test_a_shipped_checkpoint_anchored_on_load_gives_the_post_hoc_logits(generat
     assert torch.equal(torch.isfinite(got), admitted)
     only_shield = load_policy(f"{SHIPPED}@none:1::1.5").policy  # a shield alone: no prior score, c kept
     assert only_shield.decoder.tanh_clip == 10.0 and torch.equal(only_shield.allowed_servers(obs), admitted)
+    delayed = load_policy(f"{SHIPPED}@eft:3:::0.5").policy  # believed finish within 0.5 s of the earliest
+    assert delayed.prior.shield is None and delayed.prior.delay_shield == 0.5 and delayed.decoder.tanh_clip == 10.0
+    within = obs.mask & (eft <= eft.amin(-1, keepdim=True) + 0.5)
+    assert (within < obs.mask).any() and (within > admitted).any()  # it removes servers, not those 1.5x removes
+    with torch.no_grad():
+        assert torch.equal(torch.isfinite(delayed(obs).logits), within)
     unbounded = load_policy(f"{SHIPPED}@none:1:inf").policy
     assert unbounded.prior is None and unbounded.decoder.tanh_clip == 0.0
     with pytest.raises(ScaleError, match="KAPPA must be"):

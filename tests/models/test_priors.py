@@ -173,6 +173,29 @@ def test_the_shield_admits_the_servers_within_its_factor_of_the_earliest() -> No
             HeuristicPrior("eft", shield=shield)
 
 
+def test_the_delay_shield_admits_the_servers_within_its_seconds_of_the_earliest() -> None:
+    obs = _obs([[2.0, 4.0, INF, 1.0], [500.0, 520.0, 900.0, 530.0], [3.0, 1.0, 2.0, 9.0]], done=[False, False, True])
+    allowed = _allowed(obs)
+    # row 0: best 1 s, so 2 s (1 s later) stays and 4 s (3 s later) goes; row 1: best 500 s, 520
+    # and 530 s are within 30 s and stay, 900 s goes although it is only 1.8x the best
+    want = [[True, False, False, True], [True, True, False, True], [False, False, False, False]]
+    assert HeuristicPrior("eft", delay_shield=30.0).admit(obs, allowed)[1].tolist() == want[1]
+    assert HeuristicPrior("eft", delay_shield=2.0).admit(obs, allowed).tolist() == [
+        want[0], [True, False, False, False], want[2]]  # fmt: skip
+    # with a factor shield too, a server must pass both: 2x keeps row 1's 900 s, 30 s removes it
+    both = HeuristicPrior("eft", shield=2.0, delay_shield=30.0).admit(obs, allowed)
+    assert both.tolist()[1] == want[1]
+    assert HeuristicPrior("eft", shield=2.0).admit(obs, allowed).tolist()[1] == [True, True, True, True]
+    assert HeuristicPrior("eft", delay_shield=0.0).admit(obs, allowed).tolist()[0] == [False, False, False, True]
+    assert HeuristicPrior("eft", delay_shield=5.0).shields and not HeuristicPrior("eft").shields
+    never = _obs([[INF, 3.0], [INF, INF]])  # a server that never finishes goes, unless all are like it
+    assert HeuristicPrior("none", delay_shield=1e6).admit(never, torch.ones(2, 2, dtype=torch.bool)).tolist() == [
+        [False, True], [True, True]]  # fmt: skip
+    for delay in (-1.0, INF, math.nan):
+        with pytest.raises(ValueError, match="delay_shield"):
+            HeuristicPrior("eft", delay_shield=delay)
+
+
 def test_a_shielded_policy_is_the_policy_on_the_shielded_mask(make_obs, make_policy) -> None:
     """Logits, z and value with the shield equal those of the same policy whose observation
     masks the removed servers; sampling, re-scoring and a teacher stay inside what it admits."""

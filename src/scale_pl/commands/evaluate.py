@@ -38,7 +38,7 @@ from scale_pl.sim.batched.env import INFORMATION_MODES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH[@PRIOR[:KAPPA[:CLIP[:SHIELD]]]]",
+        "--checkpoint", nargs="*", default=[], metavar="[NAME=]PATH[@PRIOR[:KAPPA[:CLIP[:SHIELD[:DELAY]]]]]",
         help="trained policies (.ckpt), named by the file unless NAME= is given; one NAME for several files: seeds;"
         " @eft:3:10 anchors a checkpoint on a heuristic prior without retraining;"
         " A.ckpt+B.ckpt (or 'GLOB+') is one policy of several checkpoints voting",

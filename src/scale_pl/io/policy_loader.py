@@ -4,9 +4,10 @@ Whatever :func:`load_policy` returns follows the heuristics' protocol (``reset(b
 ``__call__(obs) -> [B]`` server indices), so ``schedule`` runs a checkpoint and a heuristic alike.
 
 A checkpoint can be anchored on a heuristic as it is loaded, with no retraining:
-``PATH.ckpt@PRIOR[:KAPPA[:CLIP[:SHIELD]]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives the
-logits ``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)``, and ``@eft:3:10:1.5`` also offers only the
-servers whose believed finish is within 1.5x the earliest (:class:`Anchor`).
+``PATH.ckpt@PRIOR[:KAPPA[:CLIP[:SHIELD[:DELAY]]]]``, e.g. ``pretrained/scale_s2.ckpt@eft:3:10`` gives
+the logits ``-3 log(EFT_i / EFT_best) + 10 tanh(u_i)``, ``@eft:3:10:1.5`` also offers only the
+servers whose believed finish is within 1.5x the earliest, and ``@eft:3:::30`` (the checkpoint's
+bound, no factor shield) only those within 30 s of the earliest (:class:`Anchor`).
 
 Several checkpoints joined by ``+`` (``a.ckpt+b.ckpt``; ``'runs/robust_s*.ckpt+'`` for every file
 of a glob; an anchor suffix applies to every one) are one policy that votes: the greedy server of their mean
@@ -40,26 +41,29 @@ class Anchor:
             ``inf`` = unbounded; None keeps the checkpoint's).
         shield: only servers whose believed finish is within ``shield`` x the earliest are
             offered (>= 1; None = no shield).
+        delay: only servers whose believed finish is at most ``delay`` seconds after the
+            earliest are offered (>= 0; None = no delay shield).
     """
 
     prior: str = "eft"
     kappa: float = 3.0
     clip: float | None = None
     shield: float | None = None
+    delay: float | None = None
 
     @classmethod
     def parse(cls, text: str) -> Anchor:
-        """``PRIOR[:KAPPA[:CLIP[:SHIELD]]]``, as in ``eft:3:10`` or ``eft:3::1.5`` (an empty CLIP keeps
-        the checkpoint's); a one-line :class:`ScaleError` if malformed."""
+        """``PRIOR[:KAPPA[:CLIP[:SHIELD[:DELAY]]]]``, as in ``eft:3:10``, ``eft:3::1.5`` or ``eft:3:::30``
+        (an empty CLIP keeps the checkpoint's, an empty SHIELD is none); a one-line
+        :class:`ScaleError` if malformed."""
         prior, *fields = text.split(":")
-        if prior not in ANCHOR_PRIORS or len(fields) > 3:
-            raise ScaleError(
-                f"anchor {text!r}: expected PRIOR[:KAPPA[:CLIP[:SHIELD]]] with PRIOR one of {', '.join(ANCHOR_PRIORS)}"
-            )
+        if prior not in ANCHOR_PRIORS or len(fields) > 4:
+            form, priors = "PRIOR[:KAPPA[:CLIP[:SHIELD[:DELAY]]]]", ", ".join(ANCHOR_PRIORS)
+            raise ScaleError(f"anchor {text!r}: expected {form} with PRIOR one of {priors}")
         try:
-            values = [None if (x == "" and i == 1) else float(x) for i, x in enumerate(fields)]
+            values = [None if (x == "" and i in (1, 2)) else float(x) for i, x in enumerate(fields)]
         except ValueError:
-            raise ScaleError(f"anchor {text!r}: KAPPA, CLIP and SHIELD must be numbers") from None
+            raise ScaleError(f"anchor {text!r}: KAPPA, CLIP, SHIELD and DELAY must be numbers") from None
         kappa = values[0] if values else cls.kappa
         if not 0 < kappa < math.inf:
             raise ScaleError(f"anchor {text!r}: KAPPA must be a finite number > 0")
@@ -69,12 +73,15 @@ class Anchor:
         shield = values[2] if len(values) > 2 else None
         if shield is not None and not 1 <= shield < math.inf:
             raise ScaleError(f"anchor {text!r}: SHIELD must be a finite number >= 1")
-        return cls(prior, kappa, clip, shield)
+        delay = values[3] if len(values) > 3 else None
+        if delay is not None and not 0 <= delay < math.inf:
+            raise ScaleError(f"anchor {text!r}: DELAY must be a finite number of seconds >= 0")
+        return cls(prior, kappa, clip, shield, delay)
 
 
 def split_anchor(spec: str) -> tuple[str, str]:
-    """``PATH@PRIOR[:KAPPA[:CLIP[:SHIELD]]]`` as ``(PATH, "@PRIOR...")``; ``(spec, "")`` without an anchor suffix
-    (an ``@`` followed by anything but a prior's name is part of the path)."""
+    """``PATH@PRIOR[:KAPPA[:CLIP[:SHIELD[:DELAY]]]]`` as ``(PATH, "@PRIOR...")``; ``(spec, "")`` without an
+    anchor suffix (an ``@`` followed by anything but a prior's name is part of the path)."""
     path_text, at, anchor_text = spec.rpartition("@")
     if at and anchor_text.split(":")[0] in ANCHOR_PRIORS:
         return path_text, at + anchor_text
@@ -163,8 +170,12 @@ def load_checkpoint_policy(path: str | Path, anchor: Anchor | None = None) -> Po
         raise ScaleError(f"{path}: cannot rebuild the policy from this checkpoint ({_last_line(exc)})") from None
     policy = module.policy
     if anchor is not None:
-        plain = anchor.prior == "none" and anchor.shield is None
-        prior = None if plain else HeuristicPrior(anchor.prior, anchor.kappa, shield=anchor.shield)
+        plain = anchor.prior == "none" and anchor.shield is None and anchor.delay is None
+        prior = (
+            None
+            if plain
+            else HeuristicPrior(anchor.prior, anchor.kappa, shield=anchor.shield, delay_shield=anchor.delay)
+        )
         clip = None if anchor.clip is None else (0.0 if math.isinf(anchor.clip) else anchor.clip)
         policy.set_anchor(prior, clip)
     return GreedyPolicy(policy)

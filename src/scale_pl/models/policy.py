@@ -141,7 +141,7 @@ class SCALEPolicy(nn.Module):
         """``obs`` with its mask narrowed to what the shield admits (``obs`` itself without a shield):
         what a teacher heuristic sees when the policy imitates it, so it never chooses a server the
         policy cannot (its log-probability would be ``-inf``)."""
-        if getattr(self.prior, "shield", None) is None:
+        if not getattr(self.prior, "shields", False):
             return obs
         mask = torch.where(obs.done.view(-1, 1), obs.mask, self.allowed_servers(obs))
         return dataclasses.replace(obs, mask=mask)
@@ -258,13 +258,15 @@ def build_policy(
     prior: str = "none",
     kappa: float = 3.0,
     shield: float | None = None,
+    delay_shield: float | None = None,
 ) -> SCALEPolicy:
     """A :class:`SCALEPolicy` with consistent dimensions for ``K`` task types and ``C`` server classes.
 
     The encoder (``"gatv2"``, ``"gin"``, ``"gcn"``, ``"sage"``, ``"transformer"`` or ``"mlp"``)
     has ``embed_dim`` hidden and output channels; attention-based ones use ``num_heads`` heads.
     ``prior`` (``"none"``, ``"eft"``, ``"rank_eft"``) anchors the pointer with strength ``kappa``;
-    ``shield`` (with any prior) removes servers whose believed finish is over ``shield`` x the best.
+    ``shield`` (with any prior) removes servers whose believed finish is over ``shield`` x the best,
+    ``delay_shield`` those over the best plus ``delay_shield`` seconds.
     Handy outside the CLI (tests, benchmarks, notebooks); the CLI builds the same from YAML.
     """
     if encoder not in ENCODERS:
@@ -282,7 +284,9 @@ def build_policy(
         server_feature_dim(num_classes),
         hidden_dim=hidden_dim,
         system_dim=system_feature_dim(num_classes),
-        prior=None if prior == "none" and shield is None else HeuristicPrior(prior, kappa, shield=shield),
+        prior=None
+        if prior == "none" and shield is None and delay_shield is None
+        else HeuristicPrior(prior, kappa, shield=shield, delay_shield=delay_shield),
     )
 
 

@@ -7,8 +7,11 @@ workflows), a choice far from the heuristic costs at least ``2c`` against it. Th
 of the logits the policy samples from and re-scores, so PPO trains under it.
 
 An optional shield is the hard version of the same bound: servers whose believed finish is more
-than ``shield`` x the earliest are not offered to the pointer at all (they are removed from the
-allowed servers before the policy scores them, in training as in scheduling).
+than ``shield`` x the earliest, or more than ``delay_shield`` seconds after it, are not offered to
+the pointer at all (they are removed from the allowed servers before the policy scores them, in
+training as in scheduling). The factor is size-free like the prior; the delay is not, on purpose:
+the objective adds seconds, and a choice that gives up 400 s on a 900 s download (a ratio of 1.4)
+costs the workflow those 400 s.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class HeuristicPrior(nn.Module):
         slack_fraction: ``rank_eft`` only: the share of the slack that may be spent.
         shield: if set (>= 1), only the servers whose believed finish is within ``shield`` x the
             earliest allowed one stay allowed (:meth:`admit`); None = no shield.
+        delay_shield: if set (>= 0, seconds), only the servers whose believed finish is at most
+            ``delay_shield`` seconds after the earliest allowed one stay allowed; None = none.
+            With both set, a server must pass both.
 
     Shapes:
         - input: an :class:`~scale_pl.sim.system.observation.Observation` with ``B`` rows and
@@ -75,6 +81,7 @@ class HeuristicPrior(nn.Module):
         learn_kappa: bool = False,
         slack_fraction: float = 0.5,
         shield: float | None = None,
+        delay_shield: float | None = None,
     ) -> None:
         super().__init__()
         if kind not in PRIORS:
@@ -85,7 +92,12 @@ class HeuristicPrior(nn.Module):
             raise ValueError(f"prior slack_fraction must be >= 0, got {slack_fraction}")
         if shield is not None and not (1 <= shield < math.inf):
             raise ValueError(f"prior shield must be a finite number >= 1 (or None), got {shield}")
+        if delay_shield is not None and not (0 <= delay_shield < math.inf):
+            raise ValueError(
+                f"prior delay_shield must be a finite number of seconds >= 0 (or None), got {delay_shield}"
+            )
         self.shield = shield
+        self.delay_shield = delay_shield
         self.kind = kind
         self.learn_kappa = learn_kappa
         self.slack_fraction = slack_fraction
@@ -101,19 +113,29 @@ class HeuristicPrior(nn.Module):
         """The strength in use: a scalar tensor when learned, else the float given."""
         return F.softplus(self.raw_kappa) if self.raw_kappa is not None else self.initial_kappa
 
-    def admit(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
-        """``[B, N]`` bool: ``allowed`` less the servers the shield removes (``allowed`` itself without one).
+    @property
+    def shields(self) -> bool:
+        """Whether :meth:`admit` can remove servers (a factor or a delay shield is set)."""
+        return self.shield is not None or self.delay_shield is not None
 
-        A server stays if its believed finish is at most ``shield`` x the earliest allowed one, so
-        the earliest stays and a row with an allowed server keeps one. Non-finite believed
-        finishes outside ``allowed`` are ignored; one inside it (a server that would never finish)
-        is removed unless every allowed server's is infinite, then the row is left as it was.
+    def admit(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` bool: ``allowed`` less the servers the shields remove (``allowed`` itself without one).
+
+        A server stays if its believed finish is at most ``shield`` x the earliest allowed one and
+        at most ``delay_shield`` seconds after it, so the earliest stays and a row with an allowed
+        server keeps one. Non-finite believed finishes outside ``allowed`` are ignored; one inside
+        it (a server that would never finish) is removed unless every allowed server's is
+        infinite, then the row is left as it was.
         """
-        if self.shield is None:
+        if not self.shields:
             return allowed
         eft = torch.where(allowed, obs.est_finish, math.inf)
         best = eft.amin(-1, keepdim=True)
-        keep = allowed & (eft <= self.shield * best)
+        keep = allowed & torch.isfinite(eft)
+        if self.shield is not None:
+            keep &= eft <= self.shield * best
+        if self.delay_shield is not None:
+            keep &= eft <= best + self.delay_shield
         return torch.where(keep.any(-1, keepdim=True), keep, allowed)
 
     def forward(self, obs: Observation, allowed: torch.Tensor) -> torch.Tensor:
@@ -144,6 +166,7 @@ class HeuristicPrior(nn.Module):
     def extra_repr(self) -> str:
         extra = f", slack_fraction={self.slack_fraction}" if self.kind == "rank_eft" else ""
         extra += f", shield={self.shield}" if self.shield is not None else ""
+        extra += f", delay_shield={self.delay_shield}" if self.delay_shield is not None else ""
         kappa = (
             f"{float(self.kappa.detach()):.4g} (learned from {self.initial_kappa})" if self.learn_kappa else self.kappa
         )
