@@ -32,4 +32,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) mlflow.db mlflow.db.lock mlruns .pytest_cache
+	rm -rf $(VENV) mlflow.db mlruns .pytest_cache

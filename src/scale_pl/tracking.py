@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -22,7 +24,7 @@ def prepare_store(uri: str, experiment: str | None = None, artifacts: str | None
     MLflow creates and migrates the sqlite schema on first contact, and two trainings started
     together on a new ``mlflow.db`` race there: each dies in its logger with ``table
     _alembic_tmp_metrics already exists`` or a failed alembic migration; two that both find the
-    experiment missing race to create it. Under an exclusive lock on ``<db>.lock`` the first
+    experiment missing race to create it. Under an exclusive lock (``store_lock``) the first
     process makes the tables and the experiment (its artifacts in ``artifacts``) and the others
     find them made. Other stores (a tracking server, a database of its own) manage themselves:
     nothing is done.
@@ -34,9 +36,8 @@ def prepare_store(uri: str, experiment: str | None = None, artifacts: str | None
 
     from scale_pl.errors import ScaleError
 
-    path = Path(uri.removeprefix("sqlite:///"))
     try:
-        with FileLock(f"{path}.lock"):
+        with FileLock(store_lock(uri)):
             client = MlflowClient(tracking_uri=uri)
             client.search_experiments(max_results=1)
             if experiment is not None and client.get_experiment_by_name(experiment) is None:
@@ -44,6 +45,16 @@ def prepare_store(uri: str, experiment: str | None = None, artifacts: str | None
     except Exception as exc:  # sqlalchemy and MLflow raise many kinds; each means the store is unusable
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         raise ScaleError(f"MLflow store {uri}: {lines[0] if lines else type(exc).__name__}") from None
+
+
+def store_lock(uri: str) -> Path:
+    """The lock file that serialises first contact with a sqlite store: in the system's temporary
+    folder, named by the database's absolute path, so that nothing is left beside the user's
+    ``mlflow.db`` (a run that fails on its config leaves the folder as it found it) and every
+    process that names the same file, by any relative path, takes the same lock."""
+    path = Path(uri.removeprefix("sqlite:///")).resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"scale_pl-mlflow-{digest}.lock"
 
 
 def artifact_location(uri: str) -> str | None:

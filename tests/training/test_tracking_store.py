@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from scale_pl.errors import ScaleError
-from scale_pl.tracking import prepare_store
+from scale_pl.tracking import prepare_store, store_lock
 
 PREPARE = "import sys; from scale_pl.tracking import prepare_store; prepare_store(sys.argv[1], 'exp', sys.argv[2])"
 
@@ -33,6 +33,17 @@ def test_processes_started_together_on_a_new_store_all_find_it_ready(tmp_path):
     assert [e.experiment_id for e in MlflowClient(tracking_uri=uri).search_experiments() if e.name == "exp"] == [
         experiments[0].experiment_id
     ]
+
+
+def test_the_lock_is_kept_out_of_the_users_folder_and_names_the_database_not_the_spelling(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prepare_store("sqlite:///mlflow.db", "exp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]  # no mlflow.db.lock beside it
+    (tmp_path / "sub").mkdir()
+    lock = store_lock("sqlite:///mlflow.db")
+    assert lock == store_lock(f"sqlite:///{tmp_path / 'sub' / '..' / 'mlflow.db'}")
+    assert lock != store_lock(f"sqlite:///{tmp_path / 'sub' / 'mlflow.db'}")
+    assert tmp_path not in lock.parents
 
 
 def test_a_store_that_is_not_a_database_is_a_one_line_error(tmp_path):
