@@ -58,6 +58,14 @@ def test_points_ratio_per_seed_and_p95(tables, study) -> None:
     text = tables.targets(list(found.values()))
     assert "every seed below EFT everywhere: missed at rho 0.7 N=96 (base_s1 1.100)" in text
     assert "every seed's p95 no worse than EFT's: missed at rho 0.7 N=16 (1.100)" in text
+    assert "(rho 0.7): missed at rho 0.7 N=96 (1.000 > 0.85)\n" in text  # N=16: IQM 0.850 <= 0.90
+
+
+def test_a_mean_target_without_size_rows_is_not_measured_not_met(tables, study) -> None:
+    found = [p for p in tables.points(tables.load_rows("base")[0], "base")]
+    for p in found:
+        p.setting = "rho 0.85"  # as if only the loads stage had run
+    assert "(rho 0.7): not measured (no rho 0.7 size rows)" in tables.targets(found)
 
 
 def test_paired_differences_by_seed(tables, study) -> None:
