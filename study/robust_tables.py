@@ -5,6 +5,7 @@
     python study/robust_tables.py --compare shipped:scale shipped:anchored robust:robust  # arms side by side
     python study/robust_tables.py --paired robust:robust abl_nosrr  # an ablation, paired by training seed
     python study/robust_tables.py --ablations robust:robust abl_nosrr abl_noanchor  # several, mean differences
+    python study/robust_tables.py --families robust:robust robust_d30:robust_d30  # traces, per family
 
 One row per test point (setting, N): EFT's ART; the arm's interquartile mean of ART / EFT's ART
 over seeds x test workloads [stratified-bootstrap 95% interval]; every seed's ratio (its mean ART
@@ -43,6 +44,7 @@ FILES = {  # file suffix -> the setting its rows belong to (shifts rows name the
     "shifts": None,
 }
 HEURISTICS = ("rank_eft", "least_loaded")
+TRACES = RESULTS.parents[1] / "tests" / "data" / "wfinstances"  # the files behind the wfinstances setting
 
 
 @dataclass
@@ -231,6 +233,46 @@ def ablations(base_spec: str, others: list[str]) -> str:
     return "\n".join(lines)
 
 
+def family_names() -> dict[str, str]:
+    """A trace's workflow name (its ``pattern_art`` key, ``wfformat:NAME``) -> its family, the file name's
+    first word (``srasearch-chameleon-10a-001.json`` -> ``srasearch``; ``helloworld-chain-...`` -> ``chain``)."""
+    names = {}
+    for path in sorted(TRACES.glob("*.json")):
+        family = path.stem.split("-")[1] if path.stem.startswith("helloworld-") else path.stem.split("-")[0]
+        names[f"wfformat:{json.loads(path.read_text())['name']}"] = family
+    return names
+
+
+def families(specs: list[str]) -> str:
+    """The traces family by family: per N and family, each seed's (or a vote's) mean ART over EFT's on
+    that family's workflows, for every ``ARM:GROUP`` (the ``wfinstances`` rows of ARM_shifts.json)."""
+    names = family_names()
+    columns: dict[str, dict[tuple[int, str], list[float]]] = {}
+    for spec in specs:
+        arm, _, group = spec.partition(":")
+        rows = [r for r in load_rows(arm)[0] if r["setting"] == "wfinstances"]
+        members = sorted({r["method"] for r in rows if r.get("group") == (group or arm)})
+        if not members:
+            raise SystemExit(f"error: no wfinstances rows of group {group or arm!r} in study/results/{arm}_shifts.json")
+        cells: dict[tuple[int, str], list[float]] = {}
+        for n in sorted({r["num_servers"] for r in rows}):
+            eft = next(r for r in rows if r["method"] == "eft" and r["num_servers"] == n)["pattern_art"]
+            for row in sorted((r for r in rows if r["method"] in members and r["num_servers"] == n),
+                              key=lambda r: r["method"]):  # fmt: skip
+                for key, art in row["pattern_art"].items():
+                    cells.setdefault((n, names.get(key, key)), []).append(art / eft[key])
+        columns[group or arm] = cells
+    keys = sorted({k for cells in columns.values() for k in cells})
+    lines = [
+        "| N | family | " + " | ".join(f"{name}: per seed" for name in columns) + " |",
+        "|---:|---|" + "---|" * len(columns),
+    ]
+    for n, family in keys:
+        cells = [" ".join(f"{v:.3f}" for v in c.get((n, family), [])) for c in columns.values()]
+        lines.append(f"| {n} | {family} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("arm", nargs="?", help="the ARM of study/robust.sh (file prefix in study/results)")
@@ -240,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="an ablation against its base, paired by training seed instead")  # fmt: skip
     parser.add_argument("--ablations", nargs="+", metavar="ARM",
                         help="BASE:GROUP, then ablation arms: each one's mean paired difference")  # fmt: skip
+    parser.add_argument("--families", nargs="+", metavar="ARM:GROUP",
+                        help="the WfInstances traces family by family, each seed's ratio to EFT")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.families:
+        print(families(args.families))
+        return 0
     if args.compare:
         print(compare(args.compare))
         return 0

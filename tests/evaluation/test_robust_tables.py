@@ -93,3 +93,24 @@ def test_one_seed_has_no_interval(tables, study, tmp_path) -> None:
     write(tmp_path, "one", [row("eft", 16, [10.0, 20.0], 40.0), row("one_s0", 16, [9.0, 18.0], 36.0, "one")])
     line = tables.table(tables.points(tables.load_rows("one")[0], "one")).splitlines()[2]
     assert line.startswith("| rho 0.7 | 16 | 15.00 | 0.900 (one seed) | 0.900 | 0.900 | 0.900 |")
+
+
+def test_families_ratio_each_seed_to_eft_per_trace_family(tables, tmp_path) -> None:
+    def trace_row(method: str, n: int, sra: float, blast: float, group: str | None = None) -> dict:
+        arts = {"wfformat:workflow-test": sra, "wfformat:makeflow-blast-small": blast}
+        return row(method, n, [sra, blast], 1.0, group) | {"setting": "wfinstances", "pattern_art": arts}
+
+    rows = [trace_row("eft", 16, 1000.0, 100.0), trace_row("a_s0", 16, 2000.0, 65.0, "a"),
+            trace_row("a_s1", 16, 1000.0, 110.0, "a"), trace_row("eft", 96, 800.0, 50.0),
+            trace_row("a_s0", 96, 400.0, 50.0, "a")]  # fmt: skip
+    (tmp_path / "arm_shifts.json").write_text(json.dumps(rows))
+    lines = tables.families(["arm:a"]).splitlines()
+    assert lines[0] == "| N | family | a: per seed |"
+    assert lines[2:] == [  # srasearch's workflow is named workflow-test in its WfFormat file
+        "| 16 | blast | 0.650 1.100 |",
+        "| 16 | srasearch | 2.000 1.000 |",
+        "| 96 | blast | 1.000 |",
+        "| 96 | srasearch | 0.500 |",
+    ]
+    with pytest.raises(SystemExit, match="no wfinstances rows of group 'b'"):
+        tables.families(["arm:b"])
