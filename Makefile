@@ -20,9 +20,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m scale_pl fit --config conf/quickstart.yaml
 
-## The test suite (slow tests excluded; `make test PYTEST_ARGS="-m slow"` runs them).
+## The test suite (slow tests excluded; `make test PYTEST_ARGS="-m slow"` runs them), on two
+## pytest-xdist workers (`make test XDIST=` runs it in one process; tests/conftest.py groups the tests).
+XDIST ?= -n 2 --dist loadgroup
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sim_throughput.py
